@@ -1,0 +1,107 @@
+//! The app's materializer functions, called from the core during a commit.
+//!
+//! `ctx.query` must read the state while the session is mid-commit, so it
+//! does not go through `WasmSession` (borrowed for the commit): the database
+//! being materialized is put in a thread-local slot for the duration of the call.
+
+use super::convert::{json_to_js, query_desc, result_to_js, writes_of};
+use super::error::to_js;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::event::EventRecord;
+use crate::query::WriteDesc;
+use crate::schema::EventDef;
+use crate::session::Materialize;
+use js_sys::{Function, Object, Reflect};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+thread_local! {
+    static CURRENT_DB: RefCell<Option<Rc<Db>>> = const { RefCell::new(None) };
+}
+
+pub struct JsMaterializers {
+    functions: HashMap<String, Function>,
+    ctx: Object,
+    _query: Closure<dyn Fn(JsValue) -> Result<JsValue, JsValue>>,
+}
+
+impl JsMaterializers {
+    pub fn new(functions: &JsValue) -> Result<JsMaterializers> {
+        let mut map = HashMap::new();
+        if functions.is_object() {
+            for key in Object::keys(functions.unchecked_ref::<Object>()).iter() {
+                let f = Reflect::get(functions, &key).unwrap_or(JsValue::UNDEFINED);
+                if let (Some(name), Some(f)) = (key.as_string(), f.dyn_ref::<Function>()) {
+                    map.insert(name, f.clone());
+                }
+            }
+        }
+        let query = Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(|q: JsValue| {
+            CURRENT_DB.with(|slot| {
+                let slot = slot.borrow();
+                let db = slot.as_ref().ok_or_else(|| {
+                    to_js(&Error::InvalidQuery(
+                        "ctx.query can only be used inside a materializer".into(),
+                    ))
+                })?;
+                let result = query_desc(&q)
+                    .and_then(|d| db.query(&d))
+                    .map_err(|e| to_js(&e))?;
+                Ok(result_to_js(&result, &db.schema))
+            })
+        });
+        let ctx = Object::new();
+        let _ = Reflect::set(&ctx, &"query".into(), query.as_ref());
+        Ok(JsMaterializers {
+            functions: map,
+            ctx,
+            _query: query,
+        })
+    }
+}
+
+impl Materialize for JsMaterializers {
+    fn materialize(
+        &self,
+        def: &EventDef,
+        record: &EventRecord,
+        db: &Rc<Db>,
+    ) -> Result<Vec<WriteDesc>> {
+        let failed = |message: String| Error::MaterializerFailed {
+            event: def.name.clone(),
+            message,
+        };
+        let f = self
+            .functions
+            .get(&def.name)
+            .ok_or_else(|| failed("no materializer function was given".into()))?;
+        let event = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&event, &k.into(), &v);
+        };
+        set("name", def.name.as_str().into());
+        set("seqNum", record.seq_num.to_string().into());
+        set("clientId", record.client_id.as_str().into());
+        set("sessionId", record.session_id.as_str().into());
+        let _ = Reflect::set(&self.ctx, &"event".into(), &event);
+
+        let args = json_to_js(&record.args, Some(&def.schema));
+        CURRENT_DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
+        let returned = f.call2(&JsValue::UNDEFINED, &args, &self.ctx);
+        CURRENT_DB.with(|slot| *slot.borrow_mut() = None);
+        let returned = returned.map_err(|e| failed(js_message(&e)))?;
+        let mut writes = Vec::new();
+        writes_of(&returned, &record.args, &mut writes)?;
+        Ok(writes)
+    }
+}
+
+fn js_message(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+}

@@ -1,0 +1,235 @@
+//! The state database: one SQLite connection plus the schema it follows.
+
+use crate::error::{Error, Result};
+use crate::query::{compile_query, Bind, CompiledQuery, QueryDesc, Shape, Sql};
+use crate::schema::{quote, ColumnType, Schema};
+use crate::value::{decode, owned, SqlValue, Val};
+use rusqlite::{Connection, Statement};
+use std::rc::Rc;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutColumn {
+    pub name: String,
+    pub ty: Option<ColumnType>,
+}
+
+/// Rows as SQLite returned them, with what is needed to decode them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    pub columns: Rc<[OutColumn]>,
+    pub rows: Vec<Vec<SqlValue>>,
+    pub shape: Shape,
+}
+
+impl QueryResult {
+    pub fn cell(&self, row: usize, col: usize) -> Val {
+        decode(self.columns[col].ty, &self.rows[row][col])
+    }
+
+    pub fn count(&self) -> i64 {
+        match self.rows.first().and_then(|r| r.first()) {
+            Some(SqlValue::Integer(n)) => *n,
+            _ => 0,
+        }
+    }
+
+    /// A client document's value: its stored fields over the default's.
+    pub fn document(&self) -> serde_json::Value {
+        let Shape::Document { default, .. } = &self.shape else {
+            return serde_json::Value::Null;
+        };
+        let stored = match self.rows.first().map(|r| &r[0]) {
+            Some(SqlValue::Text(s)) => serde_json::from_str(s).unwrap_or(serde_json::Value::Null),
+            _ => return default.clone(),
+        };
+        merge(default.clone(), stored)
+    }
+}
+
+/// Shallow merge of `patch` over `base` when both are objects; else `patch`.
+pub fn merge(base: serde_json::Value, patch: serde_json::Value) -> serde_json::Value {
+    match (base, patch) {
+        (serde_json::Value::Object(mut b), serde_json::Value::Object(p)) => {
+            b.extend(p);
+            serde_json::Value::Object(b)
+        }
+        (_, p) => p,
+    }
+}
+
+pub struct Db {
+    pub conn: Connection,
+    pub schema: Rc<Schema>,
+    pub session_id: String,
+}
+
+impl Db {
+    /// An in-memory state database with the schema's tables.
+    pub fn open_in_memory(schema: Rc<Schema>, session_id: &str) -> Result<Db> {
+        let conn = Connection::open_in_memory()?;
+        conn.set_prepared_statement_cache_capacity(256);
+        conn.execute_batch(&schema.create_sql())
+            .map_err(|e| Error::InvalidSchema(format!("creating the tables failed: {e}")))?;
+        Ok(Db {
+            conn,
+            schema,
+            session_id: session_id.to_string(),
+        })
+    }
+
+    pub fn compile(&self, q: &QueryDesc) -> Result<CompiledQuery> {
+        compile_query(&self.schema, q, &self.session_id)
+    }
+
+    pub fn query(&self, q: &QueryDesc) -> Result<QueryResult> {
+        self.run(&self.compile(q)?, None)
+    }
+
+    /// Runs a compiled query; `columns` reuses the columns of an earlier run.
+    pub fn run(&self, q: &CompiledQuery, columns: Option<&Rc<[OutColumn]>>) -> Result<QueryResult> {
+        let mut stmt = self.conn.prepare_cached(&q.sql.text)?;
+        bind(&mut stmt, &q.sql.params)?;
+        let columns = match columns {
+            Some(c) => c.clone(),
+            None => result_columns(&stmt, q),
+        };
+        let n = columns.len();
+        let mut rows = Vec::new();
+        let mut raw = stmt.raw_query();
+        while let Some(row) = raw.next()? {
+            let mut cells = Vec::with_capacity(n);
+            for i in 0..n {
+                cells.push(owned(row.get_ref(i)?));
+            }
+            rows.push(cells);
+        }
+        Ok(QueryResult {
+            columns,
+            rows,
+            shape: q.shape.clone(),
+        })
+    }
+
+    /// Runs a write; returns the number of rows changed.
+    pub fn execute(&self, sql: &Sql) -> Result<usize> {
+        let mut stmt = self.conn.prepare_cached(&sql.text)?;
+        bind(&mut stmt, &sql.params)?;
+        Ok(stmt.raw_execute()?)
+    }
+
+    /// The tables a statement reads, found from its bytecode (`OpenRead`).
+    pub fn tables_read(&self, sql: &str) -> Result<Vec<String>> {
+        let mut roots = Vec::new();
+        {
+            let mut stmt = self.conn.prepare(&format!("EXPLAIN {sql}"))?;
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next()? {
+                let opcode: String = row.get(1)?;
+                if opcode == "OpenRead" && row.get::<_, i64>(4)? == 0 {
+                    roots.push(row.get::<_, i64>(3)?);
+                }
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT tbl_name FROM sqlite_schema WHERE rootpage = ?")?;
+        let mut tables = Vec::new();
+        for root in roots {
+            if let Some(name) = stmt.query_row([root], |r| r.get::<_, String>(0)).ok() {
+                if !tables.contains(&name) {
+                    tables.push(name);
+                }
+            }
+        }
+        Ok(tables)
+    }
+
+    /// Drops and recreates every state table.
+    pub fn reset_state(&self) -> Result<()> {
+        let drops: String = self
+            .schema
+            .tables()
+            .iter()
+            .map(|t| format!("DROP TABLE IF EXISTS {};", quote(t.name())))
+            .collect();
+        self.conn.execute_batch(&drops)?;
+        self.conn.execute_batch(&self.schema.create_sql())?;
+        Ok(())
+    }
+
+    /// Every state table's rows in key order, as text: equal dumps mean equal state.
+    pub fn dump(&self) -> Result<String> {
+        let mut out = String::new();
+        for t in self.schema.tables() {
+            let pk: Vec<String> = t
+                .columns()
+                .iter()
+                .filter(|c| c.primary_key)
+                .map(|c| quote(&c.name))
+                .collect();
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT * FROM {} ORDER BY {}",
+                quote(t.name()),
+                pk.join(", ")
+            ))?;
+            let n = stmt.column_count();
+            let mut rows = stmt.raw_query();
+            out.push_str(t.name());
+            out.push('\n');
+            while let Some(row) = rows.next()? {
+                for i in 0..n {
+                    out.push_str(&format!("{:?}\t", owned(row.get_ref(i)?)));
+                }
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn result_columns(stmt: &Statement<'_>, q: &CompiledQuery) -> Rc<[OutColumn]> {
+    stmt.columns()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| OutColumn {
+            name: c.name().to_string(),
+            ty: match &q.column_types {
+                Some(types) => types.get(i).copied().flatten(),
+                None => c.decl_type().and_then(ColumnType::from_decl),
+            },
+        })
+        .collect()
+}
+
+fn bind(stmt: &mut Statement<'_>, params: &Bind) -> Result<()> {
+    let expected = stmt.parameter_count();
+    match params {
+        Bind::None if expected == 0 => Ok(()),
+        Bind::None => Err(Error::InvalidQuery(format!(
+            "the SQL has {expected} parameter(s) but no bind values were given"
+        ))),
+        Bind::Positional(values) => {
+            if values.len() != expected {
+                return Err(Error::InvalidQuery(format!(
+                    "the SQL has {expected} parameter(s) but {} bind value(s) were given",
+                    values.len()
+                )));
+            }
+            for (i, v) in values.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 1, v.to_sql())?;
+            }
+            Ok(())
+        }
+        Bind::Named(values) => {
+            for i in 1..=expected {
+                let name = stmt.parameter_name(i).unwrap_or("?").to_string();
+                let key = name.trim_start_matches([':', '$', '@']);
+                let v = values.iter().find(|(k, _)| k == key).ok_or_else(|| {
+                    Error::InvalidQuery(format!("no bind value for parameter {name}"))
+                })?;
+                stmt.raw_bind_parameter(i, v.1.to_sql())?;
+            }
+            Ok(())
+        }
+    }
+}

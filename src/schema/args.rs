@@ -1,0 +1,253 @@
+//! Argument schemas of events and their validation.
+//!
+//! Args travel in their encoded JSON form: a `Date` is an integer of epoch
+//! milliseconds, everything else is plain JSON.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ArgSchema {
+    String,
+    Number,
+    Boolean,
+    Date,
+    Json,
+    Literal {
+        values: Vec<Value>,
+    },
+    Array {
+        items: Box<ArgSchema>,
+    },
+    Struct {
+        fields: BTreeMap<String, ArgSchema>,
+    },
+    /// A struct field that may be absent.
+    Optional {
+        inner: Box<ArgSchema>,
+    },
+    /// A value that may be `null`.
+    Nullable {
+        inner: Box<ArgSchema>,
+    },
+}
+
+/// Where and why a value does not fit its schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub path: String,
+    pub message: String,
+}
+
+impl ArgSchema {
+    pub fn validate(&self, value: &Value) -> Result<(), Mismatch> {
+        self.check(value, &mut String::new())
+    }
+
+    /// The same struct with every field optional: the schema of a partial update.
+    pub fn partial(&self) -> ArgSchema {
+        match self {
+            ArgSchema::Struct { fields } => ArgSchema::Struct {
+                fields: fields
+                    .iter()
+                    .map(|(k, s)| (k.clone(), s.clone().into_optional()))
+                    .collect(),
+            },
+            other => other.clone(),
+        }
+    }
+
+    fn into_optional(self) -> ArgSchema {
+        match self {
+            ArgSchema::Optional { .. } => self,
+            other => ArgSchema::Optional {
+                inner: Box::new(other),
+            },
+        }
+    }
+
+    fn check(&self, value: &Value, path: &mut String) -> Result<(), Mismatch> {
+        let fail = |path: &String, message: String| {
+            Err(Mismatch {
+                path: path.clone(),
+                message,
+            })
+        };
+        match self {
+            ArgSchema::String if value.is_string() => Ok(()),
+            ArgSchema::Number if value.is_number() => Ok(()),
+            ArgSchema::Boolean if value.is_boolean() => Ok(()),
+            ArgSchema::Date if value.is_i64() || value.is_u64() => Ok(()),
+            ArgSchema::Json => Ok(()),
+            ArgSchema::Literal { values } => {
+                if values.contains(value) {
+                    Ok(())
+                } else {
+                    let allowed: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                    fail(
+                        path,
+                        format!(
+                            "expected one of {}, got {}",
+                            allowed.join(", "),
+                            describe(value)
+                        ),
+                    )
+                }
+            }
+            ArgSchema::Nullable { inner } => {
+                if value.is_null() {
+                    Ok(())
+                } else {
+                    inner.check(value, path)
+                }
+            }
+            ArgSchema::Optional { inner } => inner.check(value, path),
+            ArgSchema::Array { items } => {
+                let Some(array) = value.as_array() else {
+                    return fail(path, format!("expected an array, got {}", describe(value)));
+                };
+                for (i, item) in array.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    items.check(item, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            ArgSchema::Struct { fields } => {
+                let Some(object) = value.as_object() else {
+                    return fail(path, format!("expected an object, got {}", describe(value)));
+                };
+                for (name, schema) in fields {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(name);
+                    match object.get(name) {
+                        Some(v) => schema.check(v, path)?,
+                        None if matches!(schema, ArgSchema::Optional { .. }) => {}
+                        None => return fail(path, "is missing".into()),
+                    }
+                    path.truncate(len);
+                }
+                if let Some(extra) = object.keys().find(|k| !fields.contains_key(*k)) {
+                    let field = if path.is_empty() {
+                        extra.clone()
+                    } else {
+                        format!("{path}.{extra}")
+                    };
+                    return fail(&field, "is not a field of this event".into());
+                }
+                Ok(())
+            }
+            expected => fail(
+                path,
+                format!("expected {}, got {}", expected.name(), describe(value)),
+            ),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            ArgSchema::String => "a string",
+            ArgSchema::Number => "a number",
+            ArgSchema::Boolean => "a boolean",
+            ArgSchema::Date => "a Date",
+            _ => "a value",
+        }
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) if s.len() > 40 => {
+            format!("string \"{}…\"", &s[..s.floor_char_boundary(40)])
+        }
+        Value::String(s) => format!("string \"{s}\""),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn todo_schema() -> ArgSchema {
+        serde_json::from_value(json!({
+            "type": "struct",
+            "fields": {
+                "id": { "type": "string" },
+                "tags": { "type": "array", "items": { "type": "string" } },
+                "due": { "type": "optional", "inner": { "type": "date" } },
+                "note": { "type": "nullable", "inner": { "type": "string" } },
+                "prio": { "type": "literal", "values": ["low", "high"] }
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn accepts_valid_args() {
+        let s = todo_schema();
+        s.validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low"}))
+            .unwrap();
+        s.validate(&json!({"id": "a", "tags": ["x"], "due": 1700000000000i64, "note": "n", "prio": "high"}))
+            .unwrap();
+    }
+
+    #[test]
+    fn names_the_field_and_the_cause() {
+        let s = todo_schema();
+        let e = s
+            .validate(&json!({"id": 1, "tags": [], "note": null, "prio": "low"}))
+            .unwrap_err();
+        assert_eq!(e.path, "id");
+        assert_eq!(e.message, "expected a string, got number 1");
+        let e = s
+            .validate(&json!({"id": "a", "tags": ["x", 2], "note": null, "prio": "low"}))
+            .unwrap_err();
+        assert_eq!(e.path, "tags[1]");
+        let e = s
+            .validate(&json!({"id": "a", "tags": [], "prio": "low"}))
+            .unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            ("note", "is missing")
+        );
+        let e = s
+            .validate(&json!({"id": "a", "tags": [], "note": null, "prio": "mid"}))
+            .unwrap_err();
+        assert!(
+            e.message.contains("one of \"low\", \"high\""),
+            "{}",
+            e.message
+        );
+        let e = s
+            .validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low", "x": 1}))
+            .unwrap_err();
+        assert_eq!(e.path, "x");
+        let e = s
+            .validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low", "due": 1.5}))
+            .unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            ("due", "expected a Date, got number 1.5")
+        );
+    }
+
+    #[test]
+    fn partial_makes_every_field_optional() {
+        let p = todo_schema().partial();
+        p.validate(&json!({})).unwrap();
+        p.validate(&json!({"prio": "high"})).unwrap();
+        assert!(p.validate(&json!({"prio": "mid"})).is_err());
+    }
+}

@@ -1,0 +1,350 @@
+//! The store of one session (a tab): eventlog, in-memory state, live queries.
+//!
+//! Mutations (`commit`, `rollback`, `rebuild`) gather what they touched;
+//! `refresh` then re-runs the affected live queries once, so a batch of
+//! mutations (e.g. a rebase) is seen by subscribers as one change.
+
+use crate::changes::{self, Touched};
+use crate::db::{merge, Db, QueryResult};
+use crate::error::{Error, Result};
+use crate::event::{EventInput, EventRecord, SeqNum};
+use crate::live::LiveQueries;
+use crate::query::{resolve_session, Bind, QueryDesc, Sql, WriteDesc};
+use crate::schema::{quote, EventDef, Materializer, Schema};
+use crate::value::Val;
+use std::rc::Rc;
+
+/// Calls the app's materializer functions.
+pub trait Materialize {
+    /// The writes of `record`, whose definition has `Materializer::External`.
+    /// `db` reads the state as the commit has left it so far.
+    fn materialize(
+        &self,
+        def: &EventDef,
+        record: &EventRecord,
+        db: &Rc<Db>,
+    ) -> Result<Vec<WriteDesc>>;
+}
+
+impl<F> Materialize for F
+where
+    F: Fn(&EventDef, &EventRecord, &Rc<Db>) -> Result<Vec<WriteDesc>>,
+{
+    fn materialize(
+        &self,
+        def: &EventDef,
+        record: &EventRecord,
+        db: &Rc<Db>,
+    ) -> Result<Vec<WriteDesc>> {
+        self(def, record, db)
+    }
+}
+
+/// For schemas without app functions (all SQL materializers).
+pub struct SqlOnly;
+
+impl Materialize for SqlOnly {
+    fn materialize(&self, def: &EventDef, _: &EventRecord, _: &Rc<Db>) -> Result<Vec<WriteDesc>> {
+        Err(Error::MaterializerFailed {
+            event: def.name.clone(),
+            message: "no materializer function was given".into(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub store_id: String,
+    pub client_id: String,
+    pub session_id: String,
+}
+
+struct Logged {
+    record: EventRecord,
+    /// What the event wrote; inverted to roll it back.
+    changeset: Vec<u8>,
+}
+
+pub struct Session {
+    db: Rc<Db>,
+    options: SessionOptions,
+    eventlog: Vec<Logged>,
+    head: SeqNum,
+    rebase_generation: u32,
+    live: LiveQueries,
+    touched: Touched,
+    closed: bool,
+}
+
+impl Session {
+    pub fn new(schema: Schema, options: SessionOptions) -> Result<Session> {
+        let db = Db::open_in_memory(Rc::new(schema), &options.session_id)?;
+        Ok(Session {
+            db: Rc::new(db),
+            options,
+            eventlog: Vec::new(),
+            head: SeqNum::ROOT,
+            rebase_generation: 0,
+            live: LiveQueries::default(),
+            touched: Touched::default(),
+            closed: false,
+        })
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.db.schema
+    }
+
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+
+    pub fn head(&self) -> SeqNum {
+        self.head
+    }
+
+    pub fn db(&self) -> Result<&Rc<Db>> {
+        self.check_open()?;
+        Ok(&self.db)
+    }
+
+    pub fn eventlog(&self) -> impl ExactSizeIterator<Item = &EventRecord> {
+        self.eventlog.iter().map(|l| &l.record)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed {
+            Err(Error::StoreClosed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Validates, numbers, materializes and appends `events`, all or none:
+    /// on any error the state and the eventlog are as before.
+    pub fn commit(
+        &mut self,
+        events: &[EventInput],
+        m: &dyn Materialize,
+    ) -> Result<Vec<EventRecord>> {
+        self.check_open()?;
+        let mut head = self.head;
+        let mut logged = Vec::with_capacity(events.len());
+        let result = self.in_savepoint(|this| {
+            for input in events {
+                let def = this.db.schema.event(&input.name)?;
+                let args = this.prepare_args(def, &input.args)?;
+                let seq_num = head.next(def.client_only, this.rebase_generation);
+                let record = EventRecord {
+                    seq_num,
+                    parent_seq_num: head,
+                    name: def.name.clone(),
+                    args,
+                    client_id: this.options.client_id.clone(),
+                    session_id: this.options.session_id.clone(),
+                    client_only: def.client_only,
+                };
+                let changeset = this.materialize(def, &record, m)?;
+                head = seq_num;
+                logged.push(Logged { record, changeset });
+            }
+            Ok(())
+        });
+        result?;
+        for l in &logged {
+            self.touched.changeset(&l.changeset)?;
+        }
+        self.head = head;
+        let records = logged.iter().map(|l| l.record.clone()).collect();
+        self.eventlog.extend(logged);
+        Ok(records)
+    }
+
+    /// Checks args against the event's schema; resolves the session
+    /// placeholder of client-document ids.
+    fn prepare_args(&self, def: &EventDef, args: &serde_json::Value) -> Result<serde_json::Value> {
+        let mut args = args.clone();
+        if let (Materializer::ClientDocumentSet { .. }, Some(id)) =
+            (&def.materializer, args.get_mut("id"))
+        {
+            if let Some(s) = id.as_str() {
+                *id = serde_json::Value::String(
+                    resolve_session(s, &self.options.session_id).to_string(),
+                );
+            }
+        }
+        def.schema
+            .validate(&args)
+            .map_err(|m| Error::InvalidEventArgs {
+                event: def.name.clone(),
+                path: m.path,
+                message: m.message,
+            })?;
+        Ok(args)
+    }
+
+    /// Runs the event's materializer; returns its changeset.
+    fn materialize(
+        &self,
+        def: &EventDef,
+        record: &EventRecord,
+        m: &dyn Materialize,
+    ) -> Result<Vec<u8>> {
+        let db = &self.db;
+        let run = || -> Result<()> {
+            match &def.materializer {
+                Materializer::Sql(sql) => {
+                    db.execute(&Sql {
+                        text: sql.clone(),
+                        params: named_args(&record.args),
+                    })?;
+                }
+                Materializer::External => {
+                    for write in m.materialize(def, record, db)? {
+                        let (sql, _) = crate::query::compile_write(&db.schema, &write)?;
+                        db.execute(&sql)?;
+                    }
+                }
+                Materializer::ClientDocumentSet { table } => {
+                    set_client_document(db, table, &record.args)?;
+                }
+            }
+            Ok(())
+        };
+        changes::record(&db.conn, run)
+            .map(|(_, changeset)| changeset)
+            .map_err(|e| e.in_event(&def.name))
+    }
+
+    fn in_savepoint<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.db.conn.execute_batch("SAVEPOINT livestore")?;
+        match f(self) {
+            Ok(v) => {
+                self.db.conn.execute_batch("RELEASE livestore")?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.db
+                    .conn
+                    .execute_batch("ROLLBACK TO livestore; RELEASE livestore")?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Undoes the last `count` events (inverse changesets, newest first) and
+    /// removes them from the eventlog; returns them, oldest first.
+    pub fn rollback(&mut self, count: usize) -> Result<Vec<EventRecord>> {
+        self.check_open()?;
+        let keep = self.eventlog.len().saturating_sub(count);
+        self.in_savepoint(|this| {
+            for l in this.eventlog[keep..].iter().rev() {
+                changes::undo(&this.db.conn, &l.changeset)?;
+            }
+            Ok(())
+        })?;
+        let removed = self.eventlog.split_off(keep);
+        for l in &removed {
+            self.touched.changeset(&l.changeset)?;
+        }
+        self.head = self
+            .eventlog
+            .last()
+            .map_or(SeqNum::ROOT, |l| l.record.seq_num);
+        Ok(removed.into_iter().map(|l| l.record).collect())
+    }
+
+    /// Rebuilds the state from the eventlog alone.
+    pub fn rebuild(&mut self, m: &dyn Materialize) -> Result<()> {
+        self.check_open()?;
+        let mut changesets = Vec::with_capacity(self.eventlog.len());
+        self.in_savepoint(|this| {
+            this.db.reset_state()?;
+            for l in &this.eventlog {
+                let def = this.db.schema.event(&l.record.name)?;
+                changesets.push(this.materialize(def, &l.record, m)?);
+            }
+            Ok(())
+        })?;
+        for (l, c) in self.eventlog.iter_mut().zip(changesets) {
+            l.changeset = c;
+        }
+        for t in self.db.schema.tables() {
+            self.touched.table(t.name());
+        }
+        Ok(())
+    }
+
+    /// Re-runs the live queries the mutations since the last refresh may
+    /// affect; returns the ids of those whose result changed.
+    pub fn refresh(&mut self) -> Result<Vec<u32>> {
+        let changed = self.live.refresh(&self.db, &self.touched);
+        self.touched.clear();
+        changed
+    }
+
+    pub fn query(&self, q: &QueryDesc) -> Result<QueryResult> {
+        self.check_open()?;
+        self.db.query(q)
+    }
+
+    pub fn subscribe(&mut self, q: &QueryDesc) -> Result<u32> {
+        self.check_open()?;
+        self.live.add(&self.db, q)
+    }
+
+    pub fn unsubscribe(&mut self, id: u32) -> bool {
+        self.live.remove(id)
+    }
+
+    pub fn live_result(&self, id: u32) -> Result<&QueryResult> {
+        self.check_open()?;
+        self.live.result(id)
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.live = LiveQueries::default();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
+
+/// Top-level args as named SQL parameters.
+pub fn named_args(args: &serde_json::Value) -> Bind {
+    match args.as_object() {
+        Some(o) => Bind::Named(
+            o.iter()
+                .map(|(k, v)| (k.clone(), Val::from_json(v)))
+                .collect(),
+        ),
+        None => Bind::None,
+    }
+}
+
+/// Merges a partial value into a client document's row (or its default).
+fn set_client_document(db: &Db, table: &str, args: &serde_json::Value) -> Result<()> {
+    let id = args["id"].as_str().unwrap_or_default().to_string();
+    let current = db
+        .query(&QueryDesc::Document {
+            table: table.into(),
+            id: id.clone(),
+        })?
+        .document();
+    let value = merge(current, args["value"].clone());
+    db.execute(&Sql {
+        text: format!(
+            "INSERT INTO {} (\"id\", \"value\") VALUES (?, ?) \
+             ON CONFLICT (\"id\") DO UPDATE SET \"value\" = excluded.\"value\"",
+            quote(table)
+        ),
+        params: Bind::Positional(vec![Val::Text(id), Val::Text(value.to_string())]),
+    })?;
+    Ok(())
+}
