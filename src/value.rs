@@ -150,7 +150,7 @@ pub fn decode(ty: Option<ColumnType>, v: &SqlValue) -> Val {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -1,5 +1,6 @@
 //! Native tests of the core: commit, queries, errors, live queries,
 //! client documents, rollback and rebuild.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

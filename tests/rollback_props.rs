@@ -1,5 +1,6 @@
 //! Property tests on random event sequences: rolling back any suffix gives
 //! the state of the prefix alone; replaying the eventlog gives the live state.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
