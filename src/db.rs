@@ -1,5 +1,6 @@
 //! The state database: one SQLite connection plus the schema it follows.
 
+use crate::changes::Recorder;
 use crate::error::{Error, Result};
 use crate::query::{compile_query, Bind, CompiledQuery, QueryDesc, Shape, Sql};
 use crate::schema::{quote, ColumnType, Schema};
@@ -59,6 +60,7 @@ pub fn merge(base: serde_json::Value, patch: serde_json::Value) -> serde_json::V
 
 pub struct Db {
     pub conn: Connection,
+    pub recorder: Recorder,
     pub schema: Rc<Schema>,
     pub session_id: String,
 }
@@ -66,12 +68,14 @@ pub struct Db {
 impl Db {
     /// An in-memory state database with the schema's tables.
     pub fn open_in_memory(schema: Rc<Schema>, session_id: &str) -> Result<Db> {
-        let conn = Connection::open_in_memory()?;
+        let mut conn = Connection::open_in_memory()?;
         conn.set_prepared_statement_cache_capacity(256);
         conn.execute_batch(&schema.create_sql())
             .map_err(|e| Error::InvalidSchema(format!("creating the tables failed: {e}")))?;
+        let recorder = Recorder::install(&mut conn, &schema)?;
         Ok(Db {
             conn,
+            recorder,
             schema,
             session_id: session_id.to_string(),
         })

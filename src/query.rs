@@ -186,7 +186,7 @@ pub struct CompiledQuery {
     pub row_key: Option<String>,
 }
 
-/// A key for a primary-key value, comparable with the keys of changesets.
+/// A key for a primary-key value, comparable with the keys of row changes.
 pub fn row_key(v: &SqlValue) -> String {
     match v {
         SqlValue::Null => "n".into(),

@@ -4,7 +4,7 @@
 //! `refresh` then re-runs the affected live queries once, so a batch of
 //! mutations (e.g. a rebase) is seen by subscribers as one change.
 
-use crate::changes::{self, Touched};
+use crate::changes::{self, RowChange, Touched};
 use crate::db::{merge, Db, QueryResult};
 use crate::error::{Error, Result};
 use crate::event::{EventInput, EventRecord, SeqNum};
@@ -61,8 +61,8 @@ pub struct SessionOptions {
 
 struct Logged {
     record: EventRecord,
-    /// What the event wrote; inverted to roll it back.
-    changeset: Vec<u8>,
+    /// The rows the event wrote; undone to roll it back.
+    changes: Vec<RowChange>,
 }
 
 pub struct Session {
@@ -144,15 +144,15 @@ impl Session {
                     session_id: this.options.session_id.clone(),
                     client_only: def.client_only,
                 };
-                let changeset = this.materialize(def, &record, m)?;
+                let changes = this.materialize(def, &record, m)?;
                 head = seq_num;
-                logged.push(Logged { record, changeset });
+                logged.push(Logged { record, changes });
             }
             Ok(())
         });
         result?;
         for l in &logged {
-            self.touched.changeset(&l.changeset)?;
+            self.touched.changes(&self.db.schema, &l.changes);
         }
         self.head = head;
         let records = logged.iter().map(|l| l.record.clone()).collect();
@@ -183,13 +183,13 @@ impl Session {
         Ok(args)
     }
 
-    /// Runs the event's materializer; returns its changeset.
+    /// Runs the event's materializer; returns the rows it changed.
     fn materialize(
         &self,
         def: &EventDef,
         record: &EventRecord,
         m: &dyn Materialize,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Vec<RowChange>> {
         let db = &self.db;
         let run = || -> Result<()> {
             match &def.materializer {
@@ -211,41 +211,47 @@ impl Session {
             }
             Ok(())
         };
-        changes::record(&db.conn, run)
-            .map(|(_, changeset)| changeset)
+        db.recorder
+            .record(run)
+            .map(|(_, changes)| changes)
             .map_err(|e| e.in_event(&def.name))
     }
 
     fn in_savepoint<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        self.db.conn.execute_batch("SAVEPOINT livestore")?;
-        match f(self) {
-            Ok(v) => {
-                self.db.conn.execute_batch("RELEASE livestore")?;
-                Ok(v)
-            }
-            Err(e) => {
-                self.db
-                    .conn
-                    .execute_batch("ROLLBACK TO livestore; RELEASE livestore")?;
-                Err(e)
-            }
+        self.run_cached("SAVEPOINT livestore")?;
+        let out = f(self);
+        if out.is_err() {
+            self.run_cached("ROLLBACK TO livestore")?;
         }
+        self.run_cached("RELEASE livestore")?;
+        out
     }
 
-    /// Undoes the last `count` events (inverse changesets, newest first) and
+    /// Runs a constant statement through the statement cache (no parsing per commit).
+    fn run_cached(&self, sql: &str) -> Result<()> {
+        self.db.conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    }
+
+    /// Undoes the last `count` events (their row changes, newest first) and
     /// removes them from the eventlog; returns them, oldest first.
     pub fn rollback(&mut self, count: usize) -> Result<Vec<EventRecord>> {
         self.check_open()?;
         let keep = self.eventlog.len().saturating_sub(count);
         self.in_savepoint(|this| {
             for l in this.eventlog[keep..].iter().rev() {
-                changes::undo(&this.db.conn, &l.changeset)?;
+                changes::undo(
+                    &this.db.conn,
+                    &this.db.schema,
+                    &l.changes,
+                    &this.db.recorder,
+                )?;
             }
             Ok(())
         })?;
         let removed = self.eventlog.split_off(keep);
         for l in &removed {
-            self.touched.changeset(&l.changeset)?;
+            self.touched.changes(&self.db.schema, &l.changes);
         }
         self.head = self
             .eventlog
@@ -257,17 +263,17 @@ impl Session {
     /// Rebuilds the state from the eventlog alone.
     pub fn rebuild(&mut self, m: &dyn Materialize) -> Result<()> {
         self.check_open()?;
-        let mut changesets = Vec::with_capacity(self.eventlog.len());
+        let mut changes = Vec::with_capacity(self.eventlog.len());
         self.in_savepoint(|this| {
             this.db.reset_state()?;
             for l in &this.eventlog {
                 let def = this.db.schema.event(&l.record.name)?;
-                changesets.push(this.materialize(def, &l.record, m)?);
+                changes.push(this.materialize(def, &l.record, m)?);
             }
             Ok(())
         })?;
-        for (l, c) in self.eventlog.iter_mut().zip(changesets) {
-            l.changeset = c;
+        for (l, c) in self.eventlog.iter_mut().zip(changes) {
+            l.changes = c;
         }
         for t in self.db.schema.tables() {
             self.touched.table(t.name());

@@ -4,8 +4,8 @@
 use crate::db::QueryResult;
 use crate::error::{Error, Result};
 use crate::query::{Bind, ConflictAction, Op, OrderBy, QueryDesc, ResultKind, Where, WriteDesc};
-use crate::schema::{ArgSchema, Schema};
-use crate::value::Val;
+use crate::schema::{ArgSchema, ColumnType, Schema};
+use crate::value::{decode, SqlValue, Val};
 use js_sys::{Array, Date, Object, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -217,9 +217,24 @@ fn column_keys(r: &QueryResult) -> Vec<JsValue> {
 fn row_to_js(r: &QueryResult, row: usize, keys: &[JsValue]) -> JsValue {
     let obj = Object::new();
     for (col, key) in keys.iter().enumerate() {
-        let _ = Reflect::set(&obj, key, &from_val(&r.cell(row, col)));
+        let _ = Reflect::set(&obj, key, &cell_to_js(r.columns[col].ty, &r.rows[row][col]));
     }
     obj.into()
+}
+
+/// A stored cell decoded by its column type, straight to JS (the hot path of
+/// every query result).
+fn cell_to_js(ty: Option<ColumnType>, v: &SqlValue) -> JsValue {
+    match (ty, v) {
+        (_, SqlValue::Null) => JsValue::NULL,
+        (Some(ColumnType::Boolean), SqlValue::Integer(i)) => JsValue::from_bool(*i != 0),
+        (_, SqlValue::Integer(i)) if ty != Some(ColumnType::Datetime) => {
+            JsValue::from_f64(*i as f64)
+        }
+        (_, SqlValue::Real(f)) if ty != Some(ColumnType::Datetime) => JsValue::from_f64(*f),
+        (_, SqlValue::Text(s)) if ty != Some(ColumnType::Json) => JsValue::from_str(s),
+        _ => from_val(&decode(ty, v)),
+    }
 }
 
 fn bind_of(v: &JsValue) -> Result<Bind> {
