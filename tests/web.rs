@@ -119,6 +119,8 @@ fn errors_are_js_errors_with_a_code() {
     );
     let message = field(&e, "message").as_string().unwrap();
     assert!(message.contains("no todo x"), "{message}");
+    let cause = field(&e, "cause");
+    assert_eq!(field(&cause, "message").as_string().unwrap(), "no todo x");
 
     let e = s
         .query(js("{ kind: 'select', table: 'todos', where: { nope: 1 } }"))

@@ -20,6 +20,14 @@ use wasm_bindgen::prelude::*;
 
 thread_local! {
     static CURRENT_DB: RefCell<Option<Rc<Db>>> = const { RefCell::new(None) };
+    /// What the last failing materializer threw, kept as the `cause` of the
+    /// commit's error so its own `code` is not lost.
+    static LAST_THROWN: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+}
+
+/// Takes what the last failing materializer threw.
+pub fn take_thrown() -> Option<JsValue> {
+    LAST_THROWN.with(|t| t.borrow_mut().take())
 }
 
 pub struct JsMaterializers {
@@ -92,7 +100,11 @@ impl Materialize for JsMaterializers {
         CURRENT_DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
         let returned = f.call2(&JsValue::UNDEFINED, &args, &self.ctx);
         CURRENT_DB.with(|slot| *slot.borrow_mut() = None);
-        let returned = returned.map_err(|e| failed(js_message(&e)))?;
+        let returned = returned.map_err(|e| {
+            let message = js_message(&e);
+            LAST_THROWN.with(|t| *t.borrow_mut() = Some(e));
+            failed(message)
+        })?;
         let mut writes = Vec::new();
         writes_of(&returned, &record.args, &mut writes)?;
         Ok(writes)

@@ -76,7 +76,14 @@ impl WasmSession {
                 })?;
             inputs.push(EventInput { name, args });
         }
-        self.session.commit(&inputs, &self.materializers).js()?;
+        materialize::take_thrown();
+        if let Err(e) = self.session.commit(&inputs, &self.materializers) {
+            let err = to_js(&e);
+            if let Some(thrown) = materialize::take_thrown() {
+                let _ = js_sys::Reflect::set(&err, &"cause".into(), &thrown);
+            }
+            return Err(err);
+        }
         let changed = self.session.refresh().js()?;
         Ok(Uint32Array::from(&changed[..]))
     }
