@@ -26,11 +26,20 @@ export interface NameMap<V> {
 // ---------------------------------------------------------------------------
 // Errors
 
-/** Stable error codes of the JS layer; the wasm core adds its own (e.g. `INVALID_EVENT_ARGS`). */
+/** Stable error codes, of the JS layer and of the wasm core. */
 export type LiveStoreErrorCode =
   | 'STORE_CLOSED'
-  | 'SCHEMA_INVALID'
-  | 'QUERY_INVALID'
+  | 'INVALID_SCHEMA'
+  | 'INVALID_QUERY'
+  | 'UNKNOWN_EVENT'
+  | 'INVALID_EVENT_ARGS'
+  | 'MATERIALIZER_FAILED'
+  | 'UNKNOWN_TABLE'
+  | 'UNKNOWN_COLUMN'
+  | 'INVALID_VALUE'
+  | 'SQL_ERROR'
+  | 'ROLLBACK_FAILED'
+  | 'UNKNOWN_LIVE_QUERY'
   | 'QUERY_CYCLE'
   | 'MATERIALIZER_INVALID'
   | 'INVALID_ARGUMENT'

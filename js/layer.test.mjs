@@ -308,7 +308,7 @@ test('schema DSL errors are clear', () => {
     assert.fail()
   } catch (e) {
     assert.ok(e instanceof LiveStoreError)
-    assert.equal(e.code, 'QUERY_INVALID')
+    assert.equal(e.code, 'UNKNOWN_COLUMN')
   }
   const plain = Object.assign(new Error('x'), { name: 'LiveStoreError', code: 'X' })
   assert.ok(plain instanceof LiveStoreError, 'errors from the core count as LiveStoreError')

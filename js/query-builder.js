@@ -11,11 +11,13 @@ import { BRAND, LiveStoreError, fail, isPlainObject, encodeValue, decodeBySchema
 const WHERE_OPS = new Set(['=', '!=', '<', '>', '<=', '>=', 'IN', 'NOT IN', 'LIKE'])
 const CONFLICT_ACTIONS = new Set(['ignore', 'replace', 'update'])
 
-const queryError = (message) => new LiveStoreError('QUERY_INVALID', message)
+// Codes as the Rust core uses them, so an app sees one code per kind of mistake.
+const queryError = (message) => new LiveStoreError('INVALID_QUERY', message)
 
 function checkColumn(table, col, what) {
   if (typeof col !== 'string' || !Object.prototype.hasOwnProperty.call(table.columns, col)) {
-    throw queryError(
+    throw new LiveStoreError(
+      'UNKNOWN_COLUMN',
       `${what}: table '${table.name}' has no column ${JSON.stringify(col)} (columns: ${Object.keys(table.columns).join(', ')})`,
     )
   }

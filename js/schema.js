@@ -6,7 +6,7 @@
 import { BRAND, LiveStoreError, isPlainObject, encodeValue, freezeDeep, describe, schemaHasDate, decodeBySchema } from './util.js'
 import { QueryBuilder, documentFinish, normalizeWrites, toQuery } from './query-builder.js'
 
-const schemaError = (message, extra) => new LiveStoreError('SCHEMA_INVALID', message, extra)
+const schemaError = (message, extra) => new LiveStoreError('INVALID_SCHEMA', message, extra)
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 // ---------------------------------------------------------------------------
