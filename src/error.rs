@@ -43,6 +43,9 @@ pub enum Error {
     #[error("rollback failed: {0}")]
     Rollback(String),
 
+    #[error("invalid events from upstream: {0}")]
+    InvalidUpstream(String),
+
     #[error("the store is closed")]
     StoreClosed,
 
@@ -72,6 +75,7 @@ impl Error {
             Error::InvalidQuery(_) => "INVALID_QUERY",
             Error::Sql(_) => "SQL_ERROR",
             Error::Rollback(_) => "ROLLBACK_FAILED",
+            Error::InvalidUpstream(_) => "INVALID_UPSTREAM",
             Error::StoreClosed => "STORE_CLOSED",
             Error::UnknownLiveQuery(_) => "UNKNOWN_LIVE_QUERY",
         }

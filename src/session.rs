@@ -68,8 +68,13 @@ struct Logged {
 pub struct Session {
     db: Rc<Db>,
     options: SessionOptions,
+    /// Known events: `eventlog[..pending_from]` are confirmed upstream,
+    /// the rest are this session's own, not yet confirmed.
     eventlog: Vec<Logged>,
+    pending_from: usize,
     head: SeqNum,
+    /// The last event confirmed upstream.
+    upstream_head: SeqNum,
     rebase_generation: u32,
     live: LiveQueries,
     touched: Touched,
@@ -83,7 +88,9 @@ impl Session {
             db: Rc::new(db),
             options,
             eventlog: Vec::new(),
+            pending_from: 0,
             head: SeqNum::ROOT,
+            upstream_head: SeqNum::ROOT,
             rebase_generation: 0,
             live: LiveQueries::default(),
             touched: Touched::default(),
@@ -130,7 +137,8 @@ impl Session {
         self.check_open()?;
         let mut head = self.head;
         let mut logged = Vec::with_capacity(events.len());
-        let result = self.in_savepoint(|this| {
+        let this = &*self;
+        let result = this.in_savepoint(|| {
             for input in events {
                 let def = this.db.schema.event(&input.name)?;
                 let args = this.prepare_args(def, &input.args)?;
@@ -217,9 +225,10 @@ impl Session {
             .map_err(|e| e.in_event(&def.name))
     }
 
-    fn in_savepoint<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    /// Runs `f` in a SQLite savepoint: all its writes or none. Nests.
+    fn in_savepoint<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         self.run_cached("SAVEPOINT livestore")?;
-        let out = f(self);
+        let out = f();
         if out.is_err() {
             self.run_cached("ROLLBACK TO livestore")?;
         }
@@ -238,17 +247,13 @@ impl Session {
     pub fn rollback(&mut self, count: usize) -> Result<Vec<EventRecord>> {
         self.check_open()?;
         let keep = self.eventlog.len().saturating_sub(count);
-        self.in_savepoint(|this| {
-            for l in this.eventlog[keep..].iter().rev() {
-                changes::undo(
-                    &this.db.conn,
-                    &this.db.schema,
-                    &l.changes,
-                    &this.db.recorder,
-                )?;
-            }
-            Ok(())
-        })?;
+        if keep < self.pending_from {
+            return Err(Error::Rollback(format!(
+                "only the {} events not yet confirmed upstream can be rolled back",
+                self.eventlog.len() - self.pending_from
+            )));
+        }
+        self.in_savepoint(|| self.undo(keep))?;
         let removed = self.eventlog.split_off(keep);
         for l in &removed {
             self.touched.changes(&self.db.schema, &l.changes);
@@ -264,11 +269,11 @@ impl Session {
     pub fn rebuild(&mut self, m: &dyn Materialize) -> Result<()> {
         self.check_open()?;
         let mut changes = Vec::with_capacity(self.eventlog.len());
-        self.in_savepoint(|this| {
-            this.db.reset_state()?;
-            for l in &this.eventlog {
-                let def = this.db.schema.event(&l.record.name)?;
-                changes.push(this.materialize(def, &l.record, m)?);
+        self.in_savepoint(|| {
+            self.db.reset_state()?;
+            for l in &self.eventlog {
+                let def = self.db.schema.event(&l.record.name)?;
+                changes.push(self.materialize(def, &l.record, m)?);
             }
             Ok(())
         })?;
@@ -279,6 +284,137 @@ impl Session {
             self.touched.table(t.name());
         }
         Ok(())
+    }
+
+    /// Undoes the events from `keep` on, newest first.
+    fn undo(&self, keep: usize) -> Result<()> {
+        for l in self.eventlog[keep..].iter().rev() {
+            changes::undo(
+                &self.db.conn,
+                &self.db.schema,
+                &l.changes,
+                &self.db.recorder,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// This session's events not yet confirmed upstream, oldest first.
+    pub fn pending(&self) -> impl ExactSizeIterator<Item = &EventRecord> {
+        self.eventlog[self.pending_from..].iter().map(|l| &l.record)
+    }
+
+    pub fn upstream_head(&self) -> SeqNum {
+        self.upstream_head
+    }
+
+    /// Takes in what upstream (the leader, or the sync backend through it)
+    /// appended after `upstream_head`, in its order. Own pending events that
+    /// come back unchanged are confirmed. If others' events come first, the
+    /// pending ones are rolled back, the upstream events applied, and the
+    /// pending ones re-applied on top with new sequence numbers and the next
+    /// rebase generation (git's pull --rebase). All of it is one SQLite
+    /// savepoint: on error the state is as before.
+    pub fn pull(&mut self, upstream: &[EventRecord], m: &dyn Materialize) -> Result<Pulled> {
+        self.check_open()?;
+        let new: Vec<&EventRecord> = upstream
+            .iter()
+            .filter(|e| e.seq_num > self.upstream_head)
+            .collect();
+        let mut confirmed = 0;
+        while confirmed < new.len()
+            && self.pending_from + confirmed < self.eventlog.len()
+            && same_event(
+                &self.eventlog[self.pending_from + confirmed].record,
+                new[confirmed],
+            )
+        {
+            confirmed += 1;
+        }
+        let foreign = &new[confirmed..];
+        if let Some(first) = foreign.first() {
+            let expected = new[..confirmed]
+                .last()
+                .map_or(self.upstream_head, |e| e.seq_num);
+            if first.parent_seq_num != expected {
+                return Err(Error::InvalidUpstream(format!(
+                    "event {} has parent {} but the last known upstream event is {expected}",
+                    first.seq_num, first.parent_seq_num
+                )));
+            }
+        }
+        let pending_start = self.pending_from + confirmed;
+        let rebase = !foreign.is_empty() && pending_start < self.eventlog.len();
+        let generation = self.rebase_generation + rebase as u32;
+        let mut applied = Vec::with_capacity(foreign.len());
+        let mut reapplied = Vec::new();
+        let mut dropped = Vec::new();
+        if !foreign.is_empty() {
+            self.in_savepoint(|| {
+                if rebase {
+                    self.undo(pending_start)?;
+                }
+                for e in foreign {
+                    let def = self.db.schema.event(&e.name)?;
+                    applied.push(Logged {
+                        record: (*e).clone(),
+                        changes: self.materialize(def, e, m)?,
+                    });
+                }
+                let mut head = foreign.last().map_or(self.head, |e| e.seq_num);
+                for l in self.eventlog[pending_start..].iter().filter(|_| rebase) {
+                    let def = self.db.schema.event(&l.record.name)?;
+                    let seq_num = head.next(def.client_only, generation);
+                    let record = EventRecord {
+                        seq_num,
+                        parent_seq_num: head,
+                        ..l.record.clone()
+                    };
+                    match self.in_savepoint(|| self.materialize(def, &record, m)) {
+                        Ok(changes) => {
+                            head = seq_num;
+                            reapplied.push(Logged { record, changes });
+                        }
+                        Err(e) => dropped.push((l.record.clone(), e)),
+                    }
+                }
+                Ok(())
+            })?;
+        }
+
+        let schema = self.db.schema.clone();
+        if rebase {
+            for l in &self.eventlog[pending_start..] {
+                self.touched.changes(&schema, &l.changes);
+            }
+            self.eventlog.truncate(pending_start);
+            self.rebase_generation = generation;
+        }
+        let pending = if rebase {
+            reapplied
+        } else {
+            self.eventlog.split_off(pending_start)
+        };
+        for l in applied.iter().chain(&pending) {
+            self.touched.changes(&schema, &l.changes);
+        }
+        self.eventlog.extend(applied);
+        self.pending_from = self.eventlog.len();
+        self.upstream_head = self
+            .eventlog
+            .last()
+            .map_or(self.upstream_head, |l| l.record.seq_num);
+        self.eventlog.extend(pending);
+        self.head = self
+            .eventlog
+            .last()
+            .map_or(SeqNum::ROOT, |l| l.record.seq_num);
+        Ok(Pulled {
+            confirmed,
+            rebased: rebase,
+            pending: self.pending().cloned().collect(),
+            dropped,
+        })
     }
 
     /// Re-runs the live queries the mutations since the last refresh may
@@ -320,6 +456,28 @@ impl Session {
     pub fn is_closed(&self) -> bool {
         self.closed
     }
+}
+
+/// The outcome of `Session::pull`.
+#[derive(Debug)]
+pub struct Pulled {
+    /// Own pending events that upstream confirmed as they were.
+    pub confirmed: usize,
+    /// Whether pending events were rolled back and re-applied on top.
+    pub rebased: bool,
+    /// The events still pending (renumbered if rebased): to push again.
+    pub pending: Vec<EventRecord>,
+    /// Pending events that no longer apply on the new state (their
+    /// materializer failed), with why; they are dropped.
+    pub dropped: Vec<(EventRecord, Error)>,
+}
+
+/// Whether upstream's record is this one: same position, same origin.
+fn same_event(a: &EventRecord, b: &EventRecord) -> bool {
+    a.seq_num == b.seq_num
+        && a.client_id == b.client_id
+        && a.session_id == b.session_id
+        && a.name == b.name
 }
 
 /// Top-level args as named SQL parameters.

@@ -1,4 +1,5 @@
 //! The todo schema shared by the native tests.
+#![allow(dead_code)] // each test binary uses part of it
 
 use livestore_rs::db::Db;
 use livestore_rs::query::{Where, WriteDesc};
