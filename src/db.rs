@@ -66,12 +66,9 @@ pub struct Db {
 }
 
 impl Db {
-    /// An in-memory state database with the schema's tables.
-    pub fn open_in_memory(schema: Rc<Schema>, session_id: &str) -> Result<Db> {
-        let mut conn = Connection::open_in_memory()?;
+    /// Wraps a connection: statement cache, row-change recorder. Creates no table.
+    pub fn new(mut conn: Connection, schema: Rc<Schema>, session_id: &str) -> Result<Db> {
         conn.set_prepared_statement_cache_capacity(256);
-        conn.execute_batch(&schema.create_sql())
-            .map_err(|e| Error::InvalidSchema(format!("creating the tables failed: {e}")))?;
         let recorder = Recorder::install(&mut conn, &schema)?;
         Ok(Db {
             conn,
@@ -79,6 +76,28 @@ impl Db {
             schema,
             session_id: session_id.to_string(),
         })
+    }
+
+    /// An in-memory state database with the schema's tables.
+    pub fn open_in_memory(schema: Rc<Schema>, session_id: &str) -> Result<Db> {
+        let db = Db::new(Connection::open_in_memory()?, schema, session_id)?;
+        db.conn
+            .execute_batch(&db.schema.create_sql())
+            .map_err(|e| Error::InvalidSchema(format!("creating the tables failed: {e}")))?;
+        Ok(db)
+    }
+
+    /// An in-memory state database holding a copy of `snapshot` (the bytes
+    /// of a database file, from `serialize`).
+    pub fn from_snapshot(schema: Rc<Schema>, session_id: &str, snapshot: &[u8]) -> Result<Db> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.deserialize_read_exact(rusqlite::MAIN_DB, snapshot, snapshot.len(), false)?;
+        Db::new(conn, schema, session_id)
+    }
+
+    /// The bytes of the whole database file.
+    pub fn serialize(&mut self) -> Result<Vec<u8>> {
+        Ok(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec())
     }
 
     pub fn compile(&self, q: &QueryDesc) -> Result<CompiledQuery> {
@@ -148,13 +167,20 @@ impl Db {
         Ok(tables)
     }
 
-    /// Drops and recreates every state table.
+    /// Drops every table but SQLite's and livestore's own, and creates the
+    /// schema's tables: an empty state, also after a schema change.
     pub fn reset_state(&self) -> Result<()> {
-        let drops: String = self
-            .schema
-            .tables()
+        let tables: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' \
+                 AND substr(name, 1, 7) != 'sqlite_' AND substr(name, 1, 11) != '__livestore'",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let drops: String = tables
             .iter()
-            .map(|t| format!("DROP TABLE IF EXISTS {};", quote(t.name())))
+            .map(|t| format!("DROP TABLE {};", quote(t)))
             .collect();
         self.conn.execute_batch(&drops)?;
         self.conn.execute_batch(&self.schema.create_sql())?;

@@ -8,6 +8,7 @@ pub mod changes;
 pub mod db;
 pub mod error;
 pub mod event;
+pub mod leader;
 pub mod live;
 pub mod query;
 pub mod schema;

@@ -84,7 +84,11 @@ pub struct Session {
 impl Session {
     pub fn new(schema: Schema, options: SessionOptions) -> Result<Session> {
         let db = Db::open_in_memory(Rc::new(schema), &options.session_id)?;
-        Ok(Session {
+        Ok(Session::new_with(db, options))
+    }
+
+    fn new_with(db: Db, options: SessionOptions) -> Session {
+        Session {
             db: Rc::new(db),
             options,
             eventlog: Vec::new(),
@@ -95,7 +99,24 @@ impl Session {
             live: LiveQueries::default(),
             touched: Touched::default(),
             closed: false,
-        })
+        }
+    }
+
+    /// A session starting from a state snapshot that reflects upstream's
+    /// events up to `head` (from `Leader::snapshot`).
+    pub fn from_snapshot(
+        schema: Schema,
+        options: SessionOptions,
+        snapshot: &[u8],
+        head: SeqNum,
+    ) -> Result<Session> {
+        let mut session = Session::new_with(
+            Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?,
+            options,
+        );
+        session.head = head;
+        session.upstream_head = head;
+        Ok(session)
     }
 
     pub fn schema(&self) -> &Schema {
@@ -198,31 +219,7 @@ impl Session {
         record: &EventRecord,
         m: &dyn Materialize,
     ) -> Result<Vec<RowChange>> {
-        let db = &self.db;
-        let run = || -> Result<()> {
-            match &def.materializer {
-                Materializer::Sql(sql) => {
-                    db.execute(&Sql {
-                        text: sql.clone(),
-                        params: named_args(&record.args),
-                    })?;
-                }
-                Materializer::External => {
-                    for write in m.materialize(def, record, db)? {
-                        let (sql, _) = crate::query::compile_write(&db.schema, &write)?;
-                        db.execute(&sql)?;
-                    }
-                }
-                Materializer::ClientDocumentSet { table } => {
-                    set_client_document(db, table, &record.args)?;
-                }
-            }
-            Ok(())
-        };
-        db.recorder
-            .record(run)
-            .map(|(_, changes)| changes)
-            .map_err(|e| e.in_event(&def.name))
+        materialize_event(&self.db, def, record, m)
     }
 
     /// Runs `f` in a SQLite savepoint: all its writes or none. Nests.
@@ -478,6 +475,39 @@ fn same_event(a: &EventRecord, b: &EventRecord) -> bool {
         && a.client_id == b.client_id
         && a.session_id == b.session_id
         && a.name == b.name
+}
+
+/// Runs an event's materializer on `db`; returns the rows it changed.
+pub fn materialize_event(
+    db: &Rc<Db>,
+    def: &EventDef,
+    record: &EventRecord,
+    m: &dyn Materialize,
+) -> Result<Vec<RowChange>> {
+    let run = || -> Result<()> {
+        match &def.materializer {
+            Materializer::Sql(sql) => {
+                db.execute(&Sql {
+                    text: sql.clone(),
+                    params: named_args(&record.args),
+                })?;
+            }
+            Materializer::External => {
+                for write in m.materialize(def, record, db)? {
+                    let (sql, _) = crate::query::compile_write(&db.schema, &write)?;
+                    db.execute(&sql)?;
+                }
+            }
+            Materializer::ClientDocumentSet { table } => {
+                set_client_document(db, table, &record.args)?;
+            }
+        }
+        Ok(())
+    };
+    db.recorder
+        .record(run)
+        .map(|(_, changes)| changes)
+        .map_err(|e| e.in_event(&def.name))
 }
 
 /// Top-level args as named SQL parameters.

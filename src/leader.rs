@@ -1,0 +1,347 @@
+//! The leader: the one writer of a client's persisted eventlog and state
+//! (in the browser: a dedicated worker on OPFS). Sessions push their events
+//! to it; it appends them on top of its head or rejects them with the head,
+//! and hands new sessions a snapshot of the state.
+//!
+//! Crash safety with two database files: a batch is first appended to the
+//! eventlog (one transaction: the durable point), then materialized into the
+//! state together with the state's own head marker (one transaction). On
+//! open, a state behind the eventlog catches up, and a state made by another
+//! schema (hash) is rebuilt from the eventlog in one transaction, so an
+//! interrupted rebuild starts over on the next open.
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::event::{EventRecord, SeqNum};
+use crate::schema::Schema;
+use crate::session::{materialize_event, Materialize};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::rc::Rc;
+
+/// What boot is doing, for progress display.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BootStatus {
+    Loading,
+    /// The schema changed: the state is rebuilt from the eventlog.
+    Migrating,
+    Rehydrating {
+        done: u64,
+        total: u64,
+    },
+    Done,
+}
+
+/// What to do with events whose name this schema does not know (written by
+/// a newer version of the app): they always stay in the eventlog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownEvents {
+    /// Skip them and report their names (the JS layer warns).
+    #[default]
+    Warn,
+    /// Skip them silently.
+    Ignore,
+    /// Refuse to boot.
+    Fail,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BootReport {
+    /// The state was rebuilt from the eventlog (new schema or new database).
+    pub rebuilt: bool,
+    /// Events materialized to bring the state up to the eventlog's head.
+    pub caught_up: u64,
+    /// Names of unknown events that were skipped.
+    pub unknown: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Push {
+    Accepted,
+    /// The batch is not on top of the leader's head: pull, rebase, push again.
+    Rejected {
+        head: SeqNum,
+    },
+}
+
+pub struct Leader {
+    state: Rc<Db>,
+    eventlog: Connection,
+    head: SeqNum,
+    unknown: UnknownEvents,
+}
+
+const EVENTLOG_SQL: &str = "
+CREATE TABLE IF NOT EXISTS __livestore_events (
+  seq_global INTEGER NOT NULL, seq_client INTEGER NOT NULL, rebase_generation INTEGER NOT NULL,
+  parent_global INTEGER NOT NULL, parent_client INTEGER NOT NULL, parent_rebase_generation INTEGER NOT NULL,
+  name TEXT NOT NULL, args TEXT NOT NULL, client_id TEXT NOT NULL, session_id TEXT NOT NULL,
+  client_only INTEGER NOT NULL,
+  PRIMARY KEY (seq_global, seq_client)
+) WITHOUT ROWID;";
+
+const STATE_META_SQL: &str =
+    "CREATE TABLE IF NOT EXISTS __livestore_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+/// Events read per page when replaying, so a long log is never all in memory.
+const PAGE: usize = 1_000;
+
+impl Leader {
+    /// Opens (creating if new) the eventlog and the state, bringing the
+    /// state up to the eventlog.
+    pub fn open(
+        eventlog: Connection,
+        state: Connection,
+        schema: Schema,
+        m: &dyn Materialize,
+        unknown: UnknownEvents,
+        status: &mut dyn FnMut(BootStatus),
+    ) -> Result<(Leader, BootReport)> {
+        status(BootStatus::Loading);
+        eventlog.execute_batch(EVENTLOG_SQL)?;
+        state.execute_batch(STATE_META_SQL)?;
+        let state = Rc::new(Db::new(state, Rc::new(schema), "")?);
+        let mut leader = Leader {
+            state,
+            eventlog,
+            head: SeqNum::ROOT,
+            unknown,
+        };
+        leader.head = leader.read_head()?;
+
+        let stored_hash = leader.state_meta("schemaHash")?;
+        let state_head: SeqNum = match leader.state_meta("head")? {
+            Some(h) => {
+                serde_json::from_str(&h).map_err(|e| Error::Sql(format!("bad state head: {e}")))?
+            }
+            None => SeqNum::ROOT,
+        };
+        let mut report = BootReport::default();
+        if stored_hash.as_deref() != Some(leader.state.schema.hash()) {
+            status(BootStatus::Migrating);
+            report.rebuilt = true;
+            leader.replay(SeqNum::ROOT, true, m, &mut report, status)?;
+        } else if state_head < leader.head {
+            leader.replay(state_head, false, m, &mut report, status)?;
+        }
+        status(BootStatus::Done);
+        Ok((leader, report))
+    }
+
+    pub fn head(&self) -> SeqNum {
+        self.head
+    }
+
+    pub fn state(&self) -> &Rc<Db> {
+        &self.state
+    }
+
+    /// Appends a batch on top of the head (durable when this returns) and
+    /// materializes it; or rejects it with the head.
+    pub fn push(&mut self, batch: &[EventRecord], m: &dyn Materialize) -> Result<Push> {
+        let Some(first) = batch.first() else {
+            return Ok(Push::Accepted);
+        };
+        if first.parent_seq_num != self.head {
+            return Ok(Push::Rejected { head: self.head });
+        }
+        if let Some(w) = batch
+            .windows(2)
+            .find(|w| w[1].parent_seq_num != w[0].seq_num || w[1].seq_num <= w[0].seq_num)
+        {
+            return Err(Error::InvalidUpstream(format!(
+                "batch is not contiguous: {} follows {}",
+                w[1].seq_num, w[0].seq_num
+            )));
+        }
+        self.append(batch)?;
+        self.head = batch.last().expect("non-empty").seq_num;
+        let mut report = BootReport::default();
+        self.materialize_all(batch, m, &mut report)?;
+        Ok(Push::Accepted)
+    }
+
+    /// The events after `seq`, oldest first.
+    pub fn events_after(&self, seq: SeqNum, limit: usize) -> Result<Vec<EventRecord>> {
+        let mut stmt = self.eventlog.prepare_cached(
+            "SELECT seq_global, seq_client, rebase_generation, parent_global, parent_client, \
+             parent_rebase_generation, name, args, client_id, session_id, client_only \
+             FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?) \
+             ORDER BY seq_global, seq_client LIMIT ?",
+        )?;
+        let rows = stmt.query_map(params![seq.global as i64, seq.client, limit as i64], |r| {
+            let args: String = r.get(7)?;
+            Ok(EventRecord {
+                seq_num: SeqNum {
+                    global: r.get::<_, i64>(0)? as u64,
+                    client: r.get(1)?,
+                    rebase_generation: r.get(2)?,
+                },
+                parent_seq_num: SeqNum {
+                    global: r.get::<_, i64>(3)? as u64,
+                    client: r.get(4)?,
+                    rebase_generation: r.get(5)?,
+                },
+                name: r.get(6)?,
+                args: serde_json::from_str(&args).unwrap_or(serde_json::Value::Null),
+                client_id: r.get(8)?,
+                session_id: r.get(9)?,
+                client_only: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The state database file, for a session to start from, and the head it reflects.
+    pub fn snapshot(&mut self) -> Result<(Vec<u8>, SeqNum)> {
+        let db = Rc::get_mut(&mut self.state)
+            .ok_or_else(|| Error::Sql("the state is in use by a materializer".into()))?;
+        Ok((db.serialize()?, self.head))
+    }
+
+    fn read_head(&self) -> Result<SeqNum> {
+        Ok(self
+            .eventlog
+            .query_row(
+                "SELECT seq_global, seq_client, rebase_generation FROM __livestore_events \
+                 ORDER BY seq_global DESC, seq_client DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(SeqNum {
+                        global: r.get::<_, i64>(0)? as u64,
+                        client: r.get(1)?,
+                        rebase_generation: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or(SeqNum::ROOT))
+    }
+
+    fn state_meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .state
+            .conn
+            .query_row(
+                "SELECT value FROM __livestore_state WHERE key = ?",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn append(&self, batch: &[EventRecord]) -> Result<()> {
+        let tx = self.eventlog.unchecked_transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO __livestore_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?;
+            for e in batch {
+                stmt.execute(params![
+                    e.seq_num.global as i64,
+                    e.seq_num.client,
+                    e.seq_num.rebase_generation,
+                    e.parent_seq_num.global as i64,
+                    e.parent_seq_num.client,
+                    e.parent_seq_num.rebase_generation,
+                    e.name,
+                    e.args.to_string(),
+                    e.client_id,
+                    e.session_id,
+                    e.client_only,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Materializes `events` and moves the state's head marker, in one transaction.
+    fn materialize_all(
+        &self,
+        events: &[EventRecord],
+        m: &dyn Materialize,
+        report: &mut BootReport,
+    ) -> Result<()> {
+        let tx = self.state.conn.unchecked_transaction()?;
+        self.materialize_in_tx(events, m, report)?;
+        if let Some(last) = events.last() {
+            self.set_state_meta(
+                "head",
+                &serde_json::to_string(&last.seq_num).expect("seqnum"),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn materialize_in_tx(
+        &self,
+        events: &[EventRecord],
+        m: &dyn Materialize,
+        report: &mut BootReport,
+    ) -> Result<()> {
+        for e in events {
+            match self.state.schema.event(&e.name) {
+                Ok(def) => {
+                    materialize_event(&self.state, def, e, m)?;
+                }
+                Err(err) => match self.unknown {
+                    UnknownEvents::Fail => return Err(err),
+                    UnknownEvents::Warn | UnknownEvents::Ignore => {
+                        if !report.unknown.contains(&e.name) {
+                            report.unknown.push(e.name.clone());
+                        }
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn set_state_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.state.conn.execute(
+            "INSERT INTO __livestore_state (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Materializes the eventlog after `from` (from an empty state when
+    /// `reset`), in one transaction, reporting progress.
+    fn replay(
+        &self,
+        from: SeqNum,
+        reset: bool,
+        m: &dyn Materialize,
+        report: &mut BootReport,
+        status: &mut dyn FnMut(BootStatus),
+    ) -> Result<()> {
+        let total: i64 = self.eventlog.query_row(
+            "SELECT COUNT(*) FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?)",
+            params![from.global as i64, from.client],
+            |r| r.get(0),
+        )?;
+        let total = total as u64;
+        let tx = self.state.conn.unchecked_transaction()?;
+        if reset {
+            self.state.reset_state()?;
+        }
+        let mut done = 0;
+        let mut after = from;
+        status(BootStatus::Rehydrating { done, total });
+        loop {
+            let page = self.events_after(after, PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq_num;
+            self.materialize_in_tx(&page, m, report)?;
+            done += page.len() as u64;
+            report.caught_up = done;
+            status(BootStatus::Rehydrating { done, total });
+        }
+        self.set_state_meta("head", &serde_json::to_string(&after).expect("seqnum"))?;
+        self.set_state_meta("schemaHash", self.state.schema.hash())?;
+        tx.commit()?;
+        Ok(())
+    }
+}
