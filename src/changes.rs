@@ -31,48 +31,29 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn install(conn: &mut Connection, schema: &Schema) -> Result<Recorder> {
-        let tables: Vec<Arc<str>> = schema
-            .tables()
-            .iter()
-            .map(|t| Arc::from(t.name()))
-            .collect();
+        let tables: Vec<Arc<str>> = schema.tables().iter().map(|t| Arc::from(t.name())).collect();
         let changes = Arc::new(Mutex::new(Vec::new()));
         let sink = changes.clone();
-        conn.preupdate_hook(Some(
-            move |_action, db: &str, table: &str, case: &PreUpdateCase| {
-                if db != "main" {
-                    return;
-                }
-                let Some(name) = tables.iter().find(|t| &***t == table) else {
-                    return;
-                };
-                let (old, new) = match case {
-                    PreUpdateCase::Insert(n) => (
-                        vec![],
-                        row(n.get_column_count(), |i| n.get_new_column_value(i)),
-                    ),
-                    PreUpdateCase::Delete(o) => (
-                        row(o.get_column_count(), |i| o.get_old_column_value(i)),
-                        vec![],
-                    ),
-                    PreUpdateCase::Update {
-                        old_value_accessor: o,
-                        new_value_accessor: n,
-                    } => (
-                        row(o.get_column_count(), |i| o.get_old_column_value(i)),
-                        row(n.get_column_count(), |i| n.get_new_column_value(i)),
-                    ),
-                    PreUpdateCase::Unknown => return,
-                };
-                if let Ok(mut c) = sink.lock() {
-                    c.push(RowChange {
-                        table: name.clone(),
-                        old,
-                        new,
-                    });
-                }
-            },
-        ))?;
+        conn.preupdate_hook(Some(move |_action, db: &str, table: &str, case: &PreUpdateCase| {
+            if db != "main" {
+                return;
+            }
+            let Some(name) = tables.iter().find(|t| &***t == table) else {
+                return;
+            };
+            let (old, new) = match case {
+                PreUpdateCase::Insert(n) => (vec![], row(n.get_column_count(), |i| n.get_new_column_value(i))),
+                PreUpdateCase::Delete(o) => (row(o.get_column_count(), |i| o.get_old_column_value(i)), vec![]),
+                PreUpdateCase::Update { old_value_accessor: o, new_value_accessor: n } => (
+                    row(o.get_column_count(), |i| o.get_old_column_value(i)),
+                    row(n.get_column_count(), |i| n.get_new_column_value(i)),
+                ),
+                PreUpdateCase::Unknown => return,
+            };
+            if let Ok(mut c) = sink.lock() {
+                c.push(RowChange { table: name.clone(), old, new });
+            }
+        }))?;
         Ok(Recorder { changes })
     }
 
@@ -85,30 +66,17 @@ impl Recorder {
     }
 
     fn take(&self) -> Vec<RowChange> {
-        self.changes
-            .lock()
-            .map(|mut c| std::mem::take(&mut *c))
-            .unwrap_or_default()
+        self.changes.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
     }
 }
 
-fn row<'a>(
-    count: i32,
-    get: impl Fn(i32) -> rusqlite::Result<rusqlite::types::ValueRef<'a>>,
-) -> Vec<SqlValue> {
-    (0..count)
-        .map(|i| get(i).map(owned).unwrap_or(SqlValue::Null))
-        .collect()
+fn row<'a>(count: i32, get: impl Fn(i32) -> rusqlite::Result<rusqlite::types::ValueRef<'a>>) -> Vec<SqlValue> {
+    (0..count).map(|i| get(i).map(owned).unwrap_or(SqlValue::Null)).collect()
 }
 
 /// Undoes row changes, newest first. Every undo must hit exactly one row:
 /// anything else means the state is not what the changes left behind.
-pub fn undo(
-    conn: &Connection,
-    schema: &Schema,
-    changes: &[RowChange],
-    recorder: &Recorder,
-) -> Result<()> {
+pub fn undo(conn: &Connection, schema: &Schema, changes: &[RowChange], recorder: &Recorder) -> Result<()> {
     let (_, _) = recorder.record(|| {
         for c in changes.iter().rev() {
             let t = schema.table(&c.table)?;
@@ -142,22 +110,13 @@ pub fn undo(
 }
 
 fn pk_match(t: &Table) -> String {
-    let parts: Vec<String> = t
-        .columns()
-        .iter()
-        .filter(|c| c.primary_key)
-        .map(|c| format!("{} = ?", quote(&c.name)))
-        .collect();
+    let parts: Vec<String> =
+        t.columns().iter().filter(|c| c.primary_key).map(|c| format!("{} = ?", quote(&c.name))).collect();
     parts.join(" AND ")
 }
 
 fn pk_of<'a>(t: &Table, row: &'a [SqlValue]) -> Vec<&'a SqlValue> {
-    t.columns()
-        .iter()
-        .zip(row)
-        .filter(|(c, _)| c.primary_key)
-        .map(|(_, v)| v)
-        .collect()
+    t.columns().iter().zip(row).filter(|(c, _)| c.primary_key).map(|(_, v)| v).collect()
 }
 
 /// Tables and rows written since the live queries last ran.
@@ -183,10 +142,7 @@ impl Touched {
     pub fn changes(&mut self, schema: &Schema, changes: &[RowChange]) {
         for c in changes {
             let pk = schema.table(&c.table).ok().and_then(|t| t.single_pk);
-            let slot = self
-                .tables
-                .entry(c.table.to_string())
-                .or_insert_with(|| Some(HashSet::new()));
+            let slot = self.tables.entry(c.table.to_string()).or_insert_with(|| Some(HashSet::new()));
             match (slot, pk) {
                 (Some(keys), Some(i)) => {
                     for row in [&c.old, &c.new] {

@@ -70,12 +70,7 @@ impl Db {
     pub fn new(mut conn: Connection, schema: Rc<Schema>, session_id: &str) -> Result<Db> {
         conn.set_prepared_statement_cache_capacity(256);
         let recorder = Recorder::install(&mut conn, &schema)?;
-        Ok(Db {
-            conn,
-            recorder,
-            schema,
-            session_id: session_id.to_string(),
-        })
+        Ok(Db { conn, recorder, schema, session_id: session_id.to_string() })
     }
 
     /// An in-memory state database with the schema's tables.
@@ -126,11 +121,7 @@ impl Db {
             }
             rows.push(cells);
         }
-        Ok(QueryResult {
-            columns,
-            rows,
-            shape: q.shape.clone(),
-        })
+        Ok(QueryResult { columns, rows, shape: q.shape.clone() })
     }
 
     /// Runs a write; returns the number of rows changed.
@@ -153,9 +144,7 @@ impl Db {
                 }
             }
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT tbl_name FROM sqlite_schema WHERE rootpage = ?")?;
+        let mut stmt = self.conn.prepare_cached("SELECT tbl_name FROM sqlite_schema WHERE rootpage = ?")?;
         let mut tables = Vec::new();
         for root in roots {
             if let Some(name) = stmt.query_row([root], |r| r.get::<_, String>(0)).ok() {
@@ -178,10 +167,7 @@ impl Db {
             )?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let drops: String = tables
-            .iter()
-            .map(|t| format!("DROP TABLE {};", quote(t)))
-            .collect();
+        let drops: String = tables.iter().map(|t| format!("DROP TABLE {};", quote(t))).collect();
         self.conn.execute_batch(&drops)?;
         self.conn.execute_batch(&self.schema.create_sql())?;
         Ok(())
@@ -191,17 +177,9 @@ impl Db {
     pub fn dump(&self) -> Result<String> {
         let mut out = String::new();
         for t in self.schema.tables() {
-            let pk: Vec<String> = t
-                .columns()
-                .iter()
-                .filter(|c| c.primary_key)
-                .map(|c| quote(&c.name))
-                .collect();
-            let mut stmt = self.conn.prepare(&format!(
-                "SELECT * FROM {} ORDER BY {}",
-                quote(t.name()),
-                pk.join(", ")
-            ))?;
+            let pk: Vec<String> = t.columns().iter().filter(|c| c.primary_key).map(|c| quote(&c.name)).collect();
+            let mut stmt =
+                self.conn.prepare(&format!("SELECT * FROM {} ORDER BY {}", quote(t.name()), pk.join(", ")))?;
             let n = stmt.column_count();
             let mut rows = stmt.raw_query();
             out.push_str(t.name());
@@ -235,9 +213,9 @@ fn bind(stmt: &mut Statement<'_>, params: &Bind) -> Result<()> {
     let expected = stmt.parameter_count();
     match params {
         Bind::None if expected == 0 => Ok(()),
-        Bind::None => Err(Error::InvalidQuery(format!(
-            "the SQL has {expected} parameter(s) but no bind values were given"
-        ))),
+        Bind::None => {
+            Err(Error::InvalidQuery(format!("the SQL has {expected} parameter(s) but no bind values were given")))
+        }
         Bind::Positional(values) => {
             if values.len() != expected {
                 return Err(Error::InvalidQuery(format!(
@@ -254,9 +232,10 @@ fn bind(stmt: &mut Statement<'_>, params: &Bind) -> Result<()> {
             for i in 1..=expected {
                 let name = stmt.parameter_name(i).unwrap_or("?").to_string();
                 let key = name.trim_start_matches([':', '$', '@']);
-                let v = values.iter().find(|(k, _)| k == key).ok_or_else(|| {
-                    Error::InvalidQuery(format!("no bind value for parameter {name}"))
-                })?;
+                let v = values
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .ok_or_else(|| Error::InvalidQuery(format!("no bind value for parameter {name}")))?;
                 stmt.raw_bind_parameter(i, v.1.to_sql())?;
             }
             Ok(())

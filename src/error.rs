@@ -12,11 +12,7 @@ pub enum Error {
     UnknownEvent(String),
 
     #[error("invalid args for event '{event}'{}: {message}", at(path))]
-    InvalidEventArgs {
-        event: String,
-        path: String,
-        message: String,
-    },
+    InvalidEventArgs { event: String, path: String, message: String },
 
     #[error("materializer of event '{event}' failed: {message}")]
     MaterializerFailed { event: String, message: String },
@@ -28,11 +24,7 @@ pub enum Error {
     UnknownColumn { table: String, column: String },
 
     #[error("invalid value for {table}.{column}: {message}")]
-    InvalidValue {
-        table: String,
-        column: String,
-        message: String,
-    },
+    InvalidValue { table: String, column: String, message: String },
 
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -85,9 +77,7 @@ impl Error {
     pub fn event(&self) -> Option<&str> {
         match self {
             Error::UnknownEvent(e) => Some(e),
-            Error::InvalidEventArgs { event, .. } | Error::MaterializerFailed { event, .. } => {
-                Some(event)
-            }
+            Error::InvalidEventArgs { event, .. } | Error::MaterializerFailed { event, .. } => Some(event),
             _ => None,
         }
     }
@@ -100,10 +90,7 @@ impl Error {
             | Error::InvalidEventArgs { .. }
             | Error::MaterializerFailed { .. }
             | Error::StoreClosed => self,
-            other => Error::MaterializerFailed {
-                event: event.to_string(),
-                message: other.to_string(),
-            },
+            other => Error::MaterializerFailed { event: event.to_string(), message: other.to_string() },
         }
     }
 }

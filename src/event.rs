@@ -6,9 +6,7 @@ use std::fmt;
 /// Position of an event: `global` orders synced events; client-only events
 /// share the global number of the event before them and count up `client`;
 /// `rebase_generation` grows each time pending events are rebased.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeqNum {
     pub global: u64,
@@ -17,26 +15,14 @@ pub struct SeqNum {
 }
 
 impl SeqNum {
-    pub const ROOT: SeqNum = SeqNum {
-        global: 0,
-        client: 0,
-        rebase_generation: 0,
-    };
+    pub const ROOT: SeqNum = SeqNum { global: 0, client: 0, rebase_generation: 0 };
 
     /// The number of the next event after `self`.
     pub fn next(self, client_only: bool, rebase_generation: u32) -> SeqNum {
         if client_only {
-            SeqNum {
-                global: self.global,
-                client: self.client + 1,
-                rebase_generation,
-            }
+            SeqNum { global: self.global, client: self.client + 1, rebase_generation }
         } else {
-            SeqNum {
-                global: self.global + 1,
-                client: 0,
-                rebase_generation,
-            }
+            SeqNum { global: self.global + 1, client: 0, rebase_generation }
         }
     }
 }
@@ -64,10 +50,7 @@ pub struct EventInput {
 
 impl EventInput {
     pub fn new(name: &str, args: serde_json::Value) -> EventInput {
-        EventInput {
-            name: name.to_string(),
-            args,
-        }
+        EventInput { name: name.to_string(), args }
     }
 }
 
@@ -86,9 +69,6 @@ pub struct EventRecord {
 
 impl EventRecord {
     pub fn input(&self) -> EventInput {
-        EventInput {
-            name: self.name.clone(),
-            args: self.args.clone(),
-        }
+        EventInput { name: self.name.clone(), args: self.args.clone() }
     }
 }

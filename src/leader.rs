@@ -100,19 +100,12 @@ impl Leader {
         eventlog.execute_batch(EVENTLOG_SQL)?;
         state.execute_batch(STATE_META_SQL)?;
         let state = Rc::new(Db::new(state, Rc::new(schema), "")?);
-        let mut leader = Leader {
-            state,
-            eventlog,
-            head: SeqNum::ROOT,
-            unknown,
-        };
+        let mut leader = Leader { state, eventlog, head: SeqNum::ROOT, unknown };
         leader.head = leader.read_head()?;
 
         let stored_hash = leader.state_meta("schemaHash")?;
         let state_head: SeqNum = match leader.state_meta("head")? {
-            Some(h) => {
-                serde_json::from_str(&h).map_err(|e| Error::Sql(format!("bad state head: {e}")))?
-            }
+            Some(h) => serde_json::from_str(&h).map_err(|e| Error::Sql(format!("bad state head: {e}")))?,
             None => SeqNum::ROOT,
         };
         let mut report = BootReport::default();
@@ -144,9 +137,7 @@ impl Leader {
         if first.parent_seq_num != self.head {
             return Ok(Push::Rejected { head: self.head });
         }
-        if let Some(w) = batch
-            .windows(2)
-            .find(|w| w[1].parent_seq_num != w[0].seq_num || w[1].seq_num <= w[0].seq_num)
+        if let Some(w) = batch.windows(2).find(|w| w[1].parent_seq_num != w[0].seq_num || w[1].seq_num <= w[0].seq_num)
         {
             return Err(Error::InvalidUpstream(format!(
                 "batch is not contiguous: {} follows {}",
@@ -171,11 +162,7 @@ impl Leader {
         let rows = stmt.query_map(params![seq.global as i64, seq.client, limit as i64], |r| {
             let args: String = r.get(7)?;
             Ok(EventRecord {
-                seq_num: SeqNum {
-                    global: r.get::<_, i64>(0)? as u64,
-                    client: r.get(1)?,
-                    rebase_generation: r.get(2)?,
-                },
+                seq_num: SeqNum { global: r.get::<_, i64>(0)? as u64, client: r.get(1)?, rebase_generation: r.get(2)? },
                 parent_seq_num: SeqNum {
                     global: r.get::<_, i64>(3)? as u64,
                     client: r.get(4)?,
@@ -193,9 +180,15 @@ impl Leader {
 
     /// The state database file, for a session to start from, and the head it reflects.
     pub fn snapshot(&mut self) -> Result<(Vec<u8>, SeqNum)> {
-        let db = Rc::get_mut(&mut self.state)
-            .ok_or_else(|| Error::Sql("the state is in use by a materializer".into()))?;
+        let db =
+            Rc::get_mut(&mut self.state).ok_or_else(|| Error::Sql("the state is in use by a materializer".into()))?;
         Ok((db.serialize()?, self.head))
+    }
+
+    /// Copies of both database files: `(state, eventlog)`.
+    pub fn export(&mut self) -> Result<(Vec<u8>, Vec<u8>)> {
+        let (state, _) = self.snapshot()?;
+        Ok((state, self.eventlog.serialize(rusqlite::MAIN_DB)?.to_vec()))
     }
 
     fn read_head(&self) -> Result<SeqNum> {
@@ -205,13 +198,7 @@ impl Leader {
                 "SELECT seq_global, seq_client, rebase_generation FROM __livestore_events \
                  ORDER BY seq_global DESC, seq_client DESC LIMIT 1",
                 [],
-                |r| {
-                    Ok(SeqNum {
-                        global: r.get::<_, i64>(0)? as u64,
-                        client: r.get(1)?,
-                        rebase_generation: r.get(2)?,
-                    })
-                },
+                |r| Ok(SeqNum { global: r.get::<_, i64>(0)? as u64, client: r.get(1)?, rebase_generation: r.get(2)? }),
             )
             .optional()?
             .unwrap_or(SeqNum::ROOT))
@@ -221,20 +208,15 @@ impl Leader {
         Ok(self
             .state
             .conn
-            .query_row(
-                "SELECT value FROM __livestore_state WHERE key = ?",
-                [key],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM __livestore_state WHERE key = ?", [key], |r| r.get(0))
             .optional()?)
     }
 
     fn append(&self, batch: &[EventRecord]) -> Result<()> {
         let tx = self.eventlog.unchecked_transaction()?;
         {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO __livestore_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )?;
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO __livestore_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
             for e in batch {
                 stmt.execute(params![
                     e.seq_num.global as i64,
@@ -256,30 +238,17 @@ impl Leader {
     }
 
     /// Materializes `events` and moves the state's head marker, in one transaction.
-    fn materialize_all(
-        &self,
-        events: &[EventRecord],
-        m: &dyn Materialize,
-        report: &mut BootReport,
-    ) -> Result<()> {
+    fn materialize_all(&self, events: &[EventRecord], m: &dyn Materialize, report: &mut BootReport) -> Result<()> {
         let tx = self.state.conn.unchecked_transaction()?;
         self.materialize_in_tx(events, m, report)?;
         if let Some(last) = events.last() {
-            self.set_state_meta(
-                "head",
-                &serde_json::to_string(&last.seq_num).expect("seqnum"),
-            )?;
+            self.set_state_meta("head", &serde_json::to_string(&last.seq_num).expect("seqnum"))?;
         }
         tx.commit()?;
         Ok(())
     }
 
-    fn materialize_in_tx(
-        &self,
-        events: &[EventRecord],
-        m: &dyn Materialize,
-        report: &mut BootReport,
-    ) -> Result<()> {
+    fn materialize_in_tx(&self, events: &[EventRecord], m: &dyn Materialize, report: &mut BootReport) -> Result<()> {
         for e in events {
             match self.state.schema.event(&e.name) {
                 Ok(def) => {

@@ -29,14 +29,7 @@ impl LiveQueries {
             None => db.tables_read(&query.sql.text)?,
         };
         self.next_id += 1;
-        self.queries.insert(
-            self.next_id,
-            LiveQuery {
-                query,
-                tables,
-                result,
-            },
-        );
+        self.queries.insert(self.next_id, LiveQuery { query, tables, result });
         Ok(self.next_id)
     }
 
@@ -45,10 +38,7 @@ impl LiveQueries {
     }
 
     pub fn result(&self, id: u32) -> Result<&QueryResult> {
-        self.queries
-            .get(&id)
-            .map(|q| &q.result)
-            .ok_or(Error::UnknownLiveQuery(id))
+        self.queries.get(&id).map(|q| &q.result).ok_or(Error::UnknownLiveQuery(id))
     }
 
     pub fn len(&self) -> usize {

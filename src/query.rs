@@ -57,11 +57,7 @@ pub enum Where {
 
 impl Where {
     pub fn eq(column: &str, value: Val) -> Where {
-        Where::Cmp {
-            column: column.into(),
-            op: Op::Eq,
-            value,
-        }
+        Where::Cmp { column: column.into(), op: Op::Eq, value }
     }
 }
 
@@ -132,24 +128,10 @@ pub enum ConflictAction {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteDesc {
-    Insert {
-        table: String,
-        values: Vec<(String, Val)>,
-        on_conflict: Option<(Vec<String>, ConflictAction)>,
-    },
-    Update {
-        table: String,
-        set: Vec<(String, Val)>,
-        filter: Option<Where>,
-    },
-    Delete {
-        table: String,
-        filter: Option<Where>,
-    },
-    Sql {
-        sql: String,
-        bind: Bind,
-    },
+    Insert { table: String, values: Vec<(String, Val)>, on_conflict: Option<(Vec<String>, ConflictAction)> },
+    Update { table: String, set: Vec<(String, Val)>, filter: Option<Where> },
+    Delete { table: String, filter: Option<Where> },
+    Sql { sql: String, bind: Bind },
 }
 
 /// What a compiled query returns.
@@ -199,15 +181,7 @@ pub fn row_key(v: &SqlValue) -> String {
 
 pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result<CompiledQuery> {
     match q {
-        QueryDesc::Select {
-            table,
-            select,
-            filter,
-            order_by,
-            limit,
-            offset,
-            result,
-        } => {
+        QueryDesc::Select { table, select, filter, order_by, limit, offset, result } => {
             let t = schema.table(table)?;
             let mut params = Vec::new();
             let mut column_types = Vec::new();
@@ -223,11 +197,7 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
                 }
                 (_, None) => {
                     column_types.extend(t.columns().iter().map(|c| Some(c.ty)));
-                    t.columns()
-                        .iter()
-                        .map(|c| quote(&c.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    t.columns().iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", ")
                 }
             };
             let mut tail = String::new();
@@ -239,20 +209,12 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
                 let mut parts = Vec::new();
                 for o in order_by {
                     t.column(&o.column)?;
-                    parts.push(format!(
-                        "{} {}",
-                        quote(&o.column),
-                        if o.desc { "DESC" } else { "ASC" }
-                    ));
+                    parts.push(format!("{} {}", quote(&o.column), if o.desc { "DESC" } else { "ASC" }));
                 }
                 tail.push_str(" ORDER BY ");
                 tail.push_str(&parts.join(", "));
             }
-            let limit = if *result == ResultKind::First {
-                Some(1)
-            } else {
-                *limit
-            };
+            let limit = if *result == ResultKind::First { Some(1) } else { *limit };
             if limit.is_some() || offset.is_some() {
                 tail.push_str(" LIMIT ? OFFSET ?");
                 params.push(Val::Int(limit.unwrap_or(-1)));
@@ -260,18 +222,12 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
             }
             let text = match (result, limit.is_some() || offset.is_some()) {
                 (ResultKind::Count, true) => {
-                    format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM {}{tail})",
-                        quote(table)
-                    )
+                    format!("SELECT COUNT(*) FROM (SELECT 1 FROM {}{tail})", quote(table))
                 }
                 _ => format!("SELECT {cols} FROM {}{tail}", quote(table)),
             };
             Ok(CompiledQuery {
-                sql: Sql {
-                    text,
-                    params: Bind::Positional(params),
-                },
+                sql: Sql { text, params: Bind::Positional(params) },
                 shape: match result {
                     ResultKind::Rows => Shape::Rows,
                     ResultKind::First => Shape::First,
@@ -283,10 +239,7 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
             })
         }
         QueryDesc::Sql { sql, bind, first } => Ok(CompiledQuery {
-            sql: Sql {
-                text: sql.clone(),
-                params: bind.clone(),
-            },
+            sql: Sql { text: sql.clone(), params: bind.clone() },
             shape: if *first { Shape::First } else { Shape::Rows },
             column_types: None,
             table: None,
@@ -295,9 +248,7 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
         QueryDesc::Document { table, id } => {
             let t = schema.table(table)?;
             let Some(doc) = &t.def.client_document else {
-                return Err(Error::InvalidQuery(format!(
-                    "table '{table}' is not a client document"
-                )));
+                return Err(Error::InvalidQuery(format!("table '{table}' is not a client document")));
             };
             let id = resolve_session(id, session_id);
             Ok(CompiledQuery {
@@ -305,10 +256,7 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
                     text: format!("SELECT \"value\" FROM {} WHERE \"id\" = ?", quote(table)),
                     params: Bind::Positional(vec![Val::Text(id.to_string())]),
                 },
-                shape: Shape::Document {
-                    table: table.clone(),
-                    default: doc.default.clone(),
-                },
+                shape: Shape::Document { table: table.clone(), default: doc.default.clone() },
                 column_types: Some(vec![Some(ColumnType::Json)]),
                 table: Some(table.clone()),
                 row_key: Some(row_key(&SqlValue::Text(id.to_string()))),
@@ -331,11 +279,7 @@ pub fn resolve_session<'a>(id: &'a str, session_id: &'a str) -> &'a str {
 pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<(Sql, Option<String>)> {
     let mut params = Vec::new();
     let (text, table) = match w {
-        WriteDesc::Insert {
-            table,
-            values,
-            on_conflict,
-        } => {
+        WriteDesc::Insert { table, values, on_conflict } => {
             let t = schema.table(table)?;
             let mut cols = Vec::new();
             for (c, v) in values {
@@ -350,18 +294,11 @@ pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<(Sql, Option<Stri
                 format!("{verb} INTO {} DEFAULT VALUES", quote(table))
             } else {
                 let marks = vec!["?"; cols.len()].join(", ");
-                format!(
-                    "{verb} INTO {} ({}) VALUES ({marks})",
-                    quote(table),
-                    cols.join(", ")
-                )
+                format!("{verb} INTO {} ({}) VALUES ({marks})", quote(table), cols.join(", "))
             };
             match on_conflict {
                 Some((target, action @ (ConflictAction::Ignore | ConflictAction::Update(_)))) => {
-                    let target = target
-                        .iter()
-                        .map(|c| t.column(c).map(|_| quote(c)))
-                        .collect::<Result<Vec<_>>>()?;
+                    let target = target.iter().map(|c| t.column(c).map(|_| quote(c))).collect::<Result<Vec<_>>>()?;
                     text.push_str(&format!(" ON CONFLICT ({}) DO ", target.join(", ")));
                     match action {
                         ConflictAction::Update(set) if !set.is_empty() => {
@@ -378,15 +315,9 @@ pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<(Sql, Option<Stri
         WriteDesc::Update { table, set, filter } => {
             let t = schema.table(table)?;
             if set.is_empty() {
-                return Err(Error::InvalidQuery(format!(
-                    "update of '{table}' sets no column"
-                )));
+                return Err(Error::InvalidQuery(format!("update of '{table}' sets no column")));
             }
-            let mut text = format!(
-                "UPDATE {} SET {}",
-                quote(table),
-                set_sql(t, set, &mut params)?
-            );
+            let mut text = format!("UPDATE {} SET {}", quote(table), set_sql(t, set, &mut params)?);
             if let Some(w) = filter {
                 text.push_str(" WHERE ");
                 where_sql(t, w, &mut text, &mut params)?;
@@ -403,22 +334,10 @@ pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<(Sql, Option<Stri
             (text, table)
         }
         WriteDesc::Sql { sql, bind } => {
-            return Ok((
-                Sql {
-                    text: sql.clone(),
-                    params: bind.clone(),
-                },
-                None,
-            ));
+            return Ok((Sql { text: sql.clone(), params: bind.clone() }, None));
         }
     };
-    Ok((
-        Sql {
-            text,
-            params: Bind::Positional(params),
-        },
-        Some(table.clone()),
-    ))
+    Ok((Sql { text, params: Bind::Positional(params) }, Some(table.clone())))
 }
 
 fn set_sql(t: &Table, set: &[(String, Val)], params: &mut Vec<Val>) -> Result<String> {
@@ -436,11 +355,7 @@ fn where_sql(t: &Table, w: &Where, out: &mut String, params: &mut Vec<Val>) -> R
             out.push_str(if matches!(w, Where::And(_)) { "1" } else { "0" });
         }
         Where::And(parts) | Where::Or(parts) => {
-            let joiner = if matches!(w, Where::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
+            let joiner = if matches!(w, Where::And(_)) { " AND " } else { " OR " };
             out.push('(');
             for (i, p) in parts.iter().enumerate() {
                 if i > 0 {
@@ -468,20 +383,13 @@ fn where_sql(t: &Table, w: &Where, out: &mut String, params: &mut Vec<Val>) -> R
                     out.push_str(&format!("{name} {} ({marks})", op.sql()));
                 }
                 (Op::In | Op::NotIn, _) => {
-                    return Err(Error::InvalidQuery(format!(
-                        "{} on '{column}' needs an array of values",
-                        op.sql()
-                    )))
+                    return Err(Error::InvalidQuery(format!("{} on '{column}' needs an array of values", op.sql())))
                 }
                 (Op::Like, Val::Text(pattern)) => {
                     params.push(Val::Text(pattern.clone()));
                     out.push_str(&format!("{name} LIKE ?"));
                 }
-                (Op::Like, _) => {
-                    return Err(Error::InvalidQuery(format!(
-                        "LIKE on '{column}' needs a text pattern"
-                    )))
-                }
+                (Op::Like, _) => return Err(Error::InvalidQuery(format!("LIKE on '{column}' needs a text pattern"))),
                 (op, v) => {
                     params.push(Val::from_sql(encode(t.name(), col, v)?));
                     out.push_str(&format!("{name} {} ?", op.sql()));
@@ -496,11 +404,7 @@ fn where_sql(t: &Table, w: &Where, out: &mut String, params: &mut Vec<Val>) -> R
 fn pk_filter(t: &Table, w: &Where) -> Option<String> {
     let pk = &t.columns()[t.single_pk?];
     match w {
-        Where::Cmp {
-            column,
-            op: Op::Eq,
-            value,
-        } if *column == pk.name && *value != Val::Null => {
+        Where::Cmp { column, op: Op::Eq, value } if *column == pk.name && *value != Val::Null => {
             encode(t.name(), pk, value).ok().map(|v| row_key(&v))
         }
         Where::And(parts) => parts.iter().find_map(|p| pk_filter(t, p)),

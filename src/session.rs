@@ -18,24 +18,14 @@ use std::rc::Rc;
 pub trait Materialize {
     /// The writes of `record`, whose definition has `Materializer::External`.
     /// `db` reads the state as the commit has left it so far.
-    fn materialize(
-        &self,
-        def: &EventDef,
-        record: &EventRecord,
-        db: &Rc<Db>,
-    ) -> Result<Vec<WriteDesc>>;
+    fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>>;
 }
 
 impl<F> Materialize for F
 where
     F: Fn(&EventDef, &EventRecord, &Rc<Db>) -> Result<Vec<WriteDesc>>,
 {
-    fn materialize(
-        &self,
-        def: &EventDef,
-        record: &EventRecord,
-        db: &Rc<Db>,
-    ) -> Result<Vec<WriteDesc>> {
+    fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>> {
         self(def, record, db)
     }
 }
@@ -45,10 +35,7 @@ pub struct SqlOnly;
 
 impl Materialize for SqlOnly {
     fn materialize(&self, def: &EventDef, _: &EventRecord, _: &Rc<Db>) -> Result<Vec<WriteDesc>> {
-        Err(Error::MaterializerFailed {
-            event: def.name.clone(),
-            message: "no materializer function was given".into(),
-        })
+        Err(Error::MaterializerFailed { event: def.name.clone(), message: "no materializer function was given".into() })
     }
 }
 
@@ -72,6 +59,9 @@ pub struct Session {
     /// the rest are this session's own, not yet confirmed.
     eventlog: Vec<Logged>,
     pending_from: usize,
+    /// Whether confirmed events stay in memory (an in-memory store's only
+    /// eventlog) or are dropped once confirmed (the leader persists them).
+    keep_history: bool,
     head: SeqNum,
     /// The last event confirmed upstream.
     upstream_head: SeqNum,
@@ -93,6 +83,7 @@ impl Session {
             options,
             eventlog: Vec::new(),
             pending_from: 0,
+            keep_history: true,
             head: SeqNum::ROOT,
             upstream_head: SeqNum::ROOT,
             rebase_generation: 0,
@@ -104,18 +95,12 @@ impl Session {
 
     /// A session starting from a state snapshot that reflects upstream's
     /// events up to `head` (from `Leader::snapshot`).
-    pub fn from_snapshot(
-        schema: Schema,
-        options: SessionOptions,
-        snapshot: &[u8],
-        head: SeqNum,
-    ) -> Result<Session> {
-        let mut session = Session::new_with(
-            Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?,
-            options,
-        );
+    pub fn from_snapshot(schema: Schema, options: SessionOptions, snapshot: &[u8], head: SeqNum) -> Result<Session> {
+        let mut session =
+            Session::new_with(Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?, options);
         session.head = head;
         session.upstream_head = head;
+        session.keep_history = false;
         Ok(session)
     }
 
@@ -150,11 +135,7 @@ impl Session {
 
     /// Validates, numbers, materializes and appends `events`, all or none:
     /// on any error the state and the eventlog are as before.
-    pub fn commit(
-        &mut self,
-        events: &[EventInput],
-        m: &dyn Materialize,
-    ) -> Result<Vec<EventRecord>> {
+    pub fn commit(&mut self, events: &[EventInput], m: &dyn Materialize) -> Result<Vec<EventRecord>> {
         self.check_open()?;
         let mut head = self.head;
         let mut logged = Vec::with_capacity(events.len());
@@ -193,32 +174,21 @@ impl Session {
     /// placeholder of client-document ids.
     fn prepare_args(&self, def: &EventDef, args: &serde_json::Value) -> Result<serde_json::Value> {
         let mut args = args.clone();
-        if let (Materializer::ClientDocumentSet { .. }, Some(id)) =
-            (&def.materializer, args.get_mut("id"))
-        {
+        if let (Materializer::ClientDocumentSet { .. }, Some(id)) = (&def.materializer, args.get_mut("id")) {
             if let Some(s) = id.as_str() {
-                *id = serde_json::Value::String(
-                    resolve_session(s, &self.options.session_id).to_string(),
-                );
+                *id = serde_json::Value::String(resolve_session(s, &self.options.session_id).to_string());
             }
         }
-        def.schema
-            .validate(&args)
-            .map_err(|m| Error::InvalidEventArgs {
-                event: def.name.clone(),
-                path: m.path,
-                message: m.message,
-            })?;
+        def.schema.validate(&args).map_err(|m| Error::InvalidEventArgs {
+            event: def.name.clone(),
+            path: m.path,
+            message: m.message,
+        })?;
         Ok(args)
     }
 
     /// Runs the event's materializer; returns the rows it changed.
-    fn materialize(
-        &self,
-        def: &EventDef,
-        record: &EventRecord,
-        m: &dyn Materialize,
-    ) -> Result<Vec<RowChange>> {
+    fn materialize(&self, def: &EventDef, record: &EventRecord, m: &dyn Materialize) -> Result<Vec<RowChange>> {
         materialize_event(&self.db, def, record, m)
     }
 
@@ -255,10 +225,7 @@ impl Session {
         for l in &removed {
             self.touched.changes(&self.db.schema, &l.changes);
         }
-        self.head = self
-            .eventlog
-            .last()
-            .map_or(SeqNum::ROOT, |l| l.record.seq_num);
+        self.head = self.eventlog.last().map_or(self.upstream_head, |l| l.record.seq_num);
         Ok(removed.into_iter().map(|l| l.record).collect())
     }
 
@@ -286,12 +253,7 @@ impl Session {
     /// Undoes the events from `keep` on, newest first.
     fn undo(&self, keep: usize) -> Result<()> {
         for l in self.eventlog[keep..].iter().rev() {
-            changes::undo(
-                &self.db.conn,
-                &self.db.schema,
-                &l.changes,
-                &self.db.recorder,
-            )?;
+            changes::undo(&self.db.conn, &self.db.schema, &l.changes, &self.db.recorder)?;
         }
         Ok(())
     }
@@ -314,25 +276,17 @@ impl Session {
     /// savepoint: on error the state is as before.
     pub fn pull(&mut self, upstream: &[EventRecord], m: &dyn Materialize) -> Result<Pulled> {
         self.check_open()?;
-        let new: Vec<&EventRecord> = upstream
-            .iter()
-            .filter(|e| e.seq_num > self.upstream_head)
-            .collect();
+        let new: Vec<&EventRecord> = upstream.iter().filter(|e| e.seq_num > self.upstream_head).collect();
         let mut confirmed = 0;
         while confirmed < new.len()
             && self.pending_from + confirmed < self.eventlog.len()
-            && same_event(
-                &self.eventlog[self.pending_from + confirmed].record,
-                new[confirmed],
-            )
+            && same_event(&self.eventlog[self.pending_from + confirmed].record, new[confirmed])
         {
             confirmed += 1;
         }
         let foreign = &new[confirmed..];
         if let Some(first) = foreign.first() {
-            let expected = new[..confirmed]
-                .last()
-                .map_or(self.upstream_head, |e| e.seq_num);
+            let expected = new[..confirmed].last().map_or(self.upstream_head, |e| e.seq_num);
             if first.parent_seq_num != expected {
                 return Err(Error::InvalidUpstream(format!(
                     "event {} has parent {} but the last known upstream event is {expected}",
@@ -353,20 +307,13 @@ impl Session {
                 }
                 for e in foreign {
                     let def = self.db.schema.event(&e.name)?;
-                    applied.push(Logged {
-                        record: (*e).clone(),
-                        changes: self.materialize(def, e, m)?,
-                    });
+                    applied.push(Logged { record: (*e).clone(), changes: self.materialize(def, e, m)? });
                 }
                 let mut head = foreign.last().map_or(self.head, |e| e.seq_num);
                 for l in self.eventlog[pending_start..].iter().filter(|_| rebase) {
                     let def = self.db.schema.event(&l.record.name)?;
                     let seq_num = head.next(def.client_only, generation);
-                    let record = EventRecord {
-                        seq_num,
-                        parent_seq_num: head,
-                        ..l.record.clone()
-                    };
+                    let record = EventRecord { seq_num, parent_seq_num: head, ..l.record.clone() };
                     match self.in_savepoint(|| self.materialize(def, &record, m)) {
                         Ok(changes) => {
                             head = seq_num;
@@ -387,31 +334,16 @@ impl Session {
             self.eventlog.truncate(pending_start);
             self.rebase_generation = generation;
         }
-        let pending = if rebase {
-            reapplied
-        } else {
-            self.eventlog.split_off(pending_start)
-        };
+        let pending = if rebase { reapplied } else { self.eventlog.split_off(pending_start) };
         for l in applied.iter().chain(&pending) {
             self.touched.changes(&schema, &l.changes);
         }
         self.eventlog.extend(applied);
         self.pending_from = self.eventlog.len();
-        self.upstream_head = self
-            .eventlog
-            .last()
-            .map_or(self.upstream_head, |l| l.record.seq_num);
+        self.upstream_head = self.eventlog.last().map_or(self.upstream_head, |l| l.record.seq_num);
         self.eventlog.extend(pending);
-        self.head = self
-            .eventlog
-            .last()
-            .map_or(SeqNum::ROOT, |l| l.record.seq_num);
-        Ok(Pulled {
-            confirmed,
-            rebased: rebase,
-            pending: self.pending().cloned().collect(),
-            dropped,
-        })
+        self.head = self.eventlog.last().map_or(self.upstream_head, |l| l.record.seq_num);
+        Ok(Pulled { confirmed, rebased: rebase, pending: self.pending().cloned().collect(), dropped })
     }
 
     /// Re-runs the live queries the mutations since the last refresh may
@@ -471,10 +403,7 @@ pub struct Pulled {
 
 /// Whether upstream's record is this one: same position, same origin.
 fn same_event(a: &EventRecord, b: &EventRecord) -> bool {
-    a.seq_num == b.seq_num
-        && a.client_id == b.client_id
-        && a.session_id == b.session_id
-        && a.name == b.name
+    a.seq_num == b.seq_num && a.client_id == b.client_id && a.session_id == b.session_id && a.name == b.name
 }
 
 /// Runs an event's materializer on `db`; returns the rows it changed.
@@ -487,10 +416,7 @@ pub fn materialize_event(
     let run = || -> Result<()> {
         match &def.materializer {
             Materializer::Sql(sql) => {
-                db.execute(&Sql {
-                    text: sql.clone(),
-                    params: named_args(&record.args),
-                })?;
+                db.execute(&Sql { text: sql.clone(), params: named_args(&record.args) })?;
             }
             Materializer::External => {
                 for write in m.materialize(def, record, db)? {
@@ -504,20 +430,13 @@ pub fn materialize_event(
         }
         Ok(())
     };
-    db.recorder
-        .record(run)
-        .map(|(_, changes)| changes)
-        .map_err(|e| e.in_event(&def.name))
+    db.recorder.record(run).map(|(_, changes)| changes).map_err(|e| e.in_event(&def.name))
 }
 
 /// Top-level args as named SQL parameters.
 pub fn named_args(args: &serde_json::Value) -> Bind {
     match args.as_object() {
-        Some(o) => Bind::Named(
-            o.iter()
-                .map(|(k, v)| (k.clone(), Val::from_json(v)))
-                .collect(),
-        ),
+        Some(o) => Bind::Named(o.iter().map(|(k, v)| (k.clone(), Val::from_json(v))).collect()),
         None => Bind::None,
     }
 }
@@ -525,12 +444,7 @@ pub fn named_args(args: &serde_json::Value) -> Bind {
 /// Merges a partial value into a client document's row (or its default).
 fn set_client_document(db: &Db, table: &str, args: &serde_json::Value) -> Result<()> {
     let id = args["id"].as_str().unwrap_or_default().to_string();
-    let current = db
-        .query(&QueryDesc::Document {
-            table: table.into(),
-            id: id.clone(),
-        })?
-        .document();
+    let current = db.query(&QueryDesc::Document { table: table.into(), id: id.clone() })?.document();
     let value = merge(current, args["value"].clone());
     db.execute(&Sql {
         text: format!(

@@ -107,9 +107,7 @@ pub fn encode(table: &str, column: &ColumnDef, val: &Val) -> Result<SqlValue> {
         (_, Val::Null) => ok(SqlValue::Null),
         (T::Text, Val::Text(s)) => ok(SqlValue::Text(s.clone())),
         (T::Integer | T::Datetime, Val::Int(i) | Val::Date(i)) => ok(SqlValue::Integer(*i)),
-        (T::Integer | T::Datetime, Val::Real(f)) if f.fract() == 0.0 => {
-            ok(SqlValue::Integer(*f as i64))
-        }
+        (T::Integer | T::Datetime, Val::Real(f)) if f.fract() == 0.0 => ok(SqlValue::Integer(*f as i64)),
         (T::Integer, Val::Bool(b)) => ok(SqlValue::Integer(*b as i64)),
         (T::Real, Val::Int(i)) => ok(SqlValue::Real(*i as f64)),
         (T::Real, Val::Real(f)) => ok(SqlValue::Real(*f)),
@@ -156,13 +154,7 @@ mod tests {
     use serde_json::json;
 
     fn col(ty: ColumnType) -> ColumnDef {
-        ColumnDef {
-            name: "c".into(),
-            ty,
-            primary_key: false,
-            nullable: true,
-            default: None,
-        }
+        ColumnDef { name: "c".into(), ty, primary_key: false, nullable: true, default: None }
     }
 
     #[test]
@@ -185,10 +177,7 @@ mod tests {
     #[test]
     fn rejects_a_value_of_the_wrong_type() {
         let e = encode("todos", &col(ColumnType::Boolean), &Val::Text("yes".into())).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid value for todos.c: expected a boolean, got text \"yes\""
-        );
+        assert_eq!(e.to_string(), "invalid value for todos.c: expected a boolean, got text \"yes\"");
         assert!(encode("t", &col(ColumnType::Integer), &Val::Real(1.5)).is_err());
     }
 }

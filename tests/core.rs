@@ -24,10 +24,7 @@ fn open_todos() -> QueryDesc {
         table: "todos".into(),
         select: None,
         filter: Some(Where::eq("completed", Val::Bool(false))),
-        order_by: vec![livestore_rs::query::OrderBy {
-            column: "text".into(),
-            desc: false,
-        }],
+        order_by: vec![livestore_rs::query::OrderBy { column: "text".into(), desc: false }],
         limit: None,
         offset: None,
         result: ResultKind::Rows,
@@ -48,66 +45,30 @@ fn texts(s: &Session, q: &QueryDesc) -> Vec<String> {
 #[test]
 fn commit_materializes_and_queries_decode_by_column_type() {
     let mut s = session();
-    s.commit(
-        &[created("a", "Buy milk"), created("b", "Apples")],
-        &materialize,
-    )
-    .unwrap();
-    s.commit(&[ev("TodoCompleted", json!({ "id": "a" }))], &materialize)
-        .unwrap();
+    s.commit(&[created("a", "Buy milk"), created("b", "Apples")], &materialize).unwrap();
+    s.commit(&[ev("TodoCompleted", json!({ "id": "a" }))], &materialize).unwrap();
     assert_eq!(texts(&s, &open_todos()), ["Apples"]);
 
-    let all = s
-        .query(&QueryDesc::rows(
-            "todos",
-            Some(Where::eq("id", Val::Text("a".into()))),
-        ))
-        .unwrap();
+    let all = s.query(&QueryDesc::rows("todos", Some(Where::eq("id", Val::Text("a".into()))))).unwrap();
     assert_eq!(all.cell(0, 2), Val::Bool(true));
     assert_eq!(all.cell(0, 3), Val::Null);
 
-    s.commit(
-        &[ev(
-            "TodoClearedCompleted",
-            json!({ "deletedAt": 1_700_000_000_000i64 }),
-        )],
-        &materialize,
-    )
-    .unwrap();
-    let a = s
-        .query(&QueryDesc::rows(
-            "todos",
-            Some(Where::eq("id", Val::Text("a".into()))),
-        ))
-        .unwrap();
+    s.commit(&[ev("TodoClearedCompleted", json!({ "deletedAt": 1_700_000_000_000i64 }))], &materialize).unwrap();
+    let a = s.query(&QueryDesc::rows("todos", Some(Where::eq("id", Val::Text("a".into()))))).unwrap();
     assert_eq!(a.cell(0, 3), Val::Date(1_700_000_000_000));
 }
 
 #[test]
 fn sequence_numbers_count_synced_and_client_only_events_apart() {
     let mut s = session();
-    s.commit(&[created("a", "x"), created("b", "y")], &materialize)
-        .unwrap();
-    s.commit(
-        &[EventInput::new("v1.Noted", json!({ "id": "a" }))],
-        &materialize,
-    )
-    .unwrap();
-    s.commit(
-        &[
-            EventInput::new("v1.Noted", json!({ "id": "b" })),
-            created("c", "z"),
-        ],
-        &materialize,
-    )
-    .unwrap();
+    s.commit(&[created("a", "x"), created("b", "y")], &materialize).unwrap();
+    s.commit(&[EventInput::new("v1.Noted", json!({ "id": "a" }))], &materialize).unwrap();
+    s.commit(&[EventInput::new("v1.Noted", json!({ "id": "b" })), created("c", "z")], &materialize).unwrap();
     let seqs: Vec<String> = s.eventlog().map(|r| r.seq_num.to_string()).collect();
     assert_eq!(seqs, ["e1", "e2", "e2.1", "e2.2", "e3"]);
     let parents: Vec<String> = s.eventlog().map(|r| r.parent_seq_num.to_string()).collect();
     assert_eq!(parents, ["e0", "e1", "e2", "e2.1", "e2.2"]);
-    assert!(s
-        .eventlog()
-        .all(|r| r.client_id == "c1" && r.session_id == "tab1"));
+    assert!(s.eventlog().all(|r| r.client_id == "c1" && r.session_id == "tab1"));
 }
 
 #[test]
@@ -117,34 +78,18 @@ fn a_failing_event_leaves_state_and_eventlog_as_before() {
     let before = s.db().unwrap().dump().unwrap();
 
     // Bad args in the second event: nothing of the first is kept either.
-    let e = s.commit(
-        &[
-            created("b", "ok"),
-            ev("TodoCreated", json!({ "id": "c", "text": 5 })),
-        ],
-        &materialize,
-    );
+    let e = s.commit(&[created("b", "ok"), ev("TodoCreated", json!({ "id": "c", "text": 5 }))], &materialize);
     let e = e.unwrap_err();
     assert_eq!(e.code(), "INVALID_EVENT_ARGS");
-    assert_eq!(
-        e.to_string(),
-        "invalid args for event 'v1.TodoCreated' at 'text': expected a string, got number 5"
-    );
+    assert_eq!(e.to_string(), "invalid args for event 'v1.TodoCreated' at 'text': expected a string, got number 5");
 
     // A materializer's SQL error names the event and the constraint.
-    let e = s
-        .commit(&[created("b", "ok"), created("a", "dup")], &materialize)
-        .unwrap_err();
+    let e = s.commit(&[created("b", "ok"), created("a", "dup")], &materialize).unwrap_err();
     assert_eq!(e.code(), "MATERIALIZER_FAILED");
     assert_eq!(e.event(), Some("v1.TodoCreated"));
-    assert!(
-        e.to_string().contains("UNIQUE constraint failed: todos.id"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("UNIQUE constraint failed: todos.id"), "{e}");
 
-    let e = s
-        .commit(&[created("b", "ok"), ev("Nope", json!({}))], &materialize)
-        .unwrap_err();
+    let e = s.commit(&[created("b", "ok"), ev("Nope", json!({}))], &materialize).unwrap_err();
     assert_eq!(e, Error::UnknownEvent("v1.Nope".into()));
 
     assert_eq!(s.db().unwrap().dump().unwrap(), before);
@@ -159,141 +104,57 @@ fn a_failing_event_leaves_state_and_eventlog_as_before() {
 fn queries_report_unknown_tables_columns_and_closed_stores() {
     let mut s = session();
     let e = s.query(&QueryDesc::rows("nope", None)).unwrap_err();
-    assert_eq!(
-        (e.code(), e.to_string().as_str()),
-        ("UNKNOWN_TABLE", "unknown table 'nope'")
-    );
-    let e = s
-        .query(&QueryDesc::rows(
-            "todos",
-            Some(Where::eq("title", Val::Null)),
-        ))
-        .unwrap_err();
+    assert_eq!((e.code(), e.to_string().as_str()), ("UNKNOWN_TABLE", "unknown table 'nope'"));
+    let e = s.query(&QueryDesc::rows("todos", Some(Where::eq("title", Val::Null)))).unwrap_err();
     assert_eq!(e.to_string(), "unknown column 'title' in table 'todos'");
     let e = s
-        .query(&QueryDesc::Sql {
-            sql: "SELECT * FROM nope".into(),
-            bind: Default::default(),
-            first: false,
-        })
+        .query(&QueryDesc::Sql { sql: "SELECT * FROM nope".into(), bind: Default::default(), first: false })
         .unwrap_err();
     assert_eq!(e.code(), "SQL_ERROR");
     assert!(e.to_string().contains("no such table: nope"));
     s.close();
     assert_eq!(s.query(&open_todos()).unwrap_err(), Error::StoreClosed);
-    assert_eq!(
-        s.commit(&[created("a", "x")], &materialize).unwrap_err(),
-        Error::StoreClosed
-    );
+    assert_eq!(s.commit(&[created("a", "x")], &materialize).unwrap_err(), Error::StoreClosed);
 }
 
 #[test]
 fn where_operators_order_limit_offset_first_count() {
     let mut s = session();
-    let events: Vec<_> = ["d", "a", "c", "b", "e"]
-        .iter()
-        .map(|t| created(t, t))
-        .collect();
+    let events: Vec<_> = ["d", "a", "c", "b", "e"].iter().map(|t| created(t, t)).collect();
     s.commit(&events, &materialize).unwrap();
-    s.commit(&[ev("TodoCompleted", json!({ "id": "c" }))], &materialize)
-        .unwrap();
+    s.commit(&[ev("TodoCompleted", json!({ "id": "c" }))], &materialize).unwrap();
     let select = |filter: Where, limit, offset, result| QueryDesc::Select {
         table: "todos".into(),
         select: Some(vec!["text".into()]),
         filter: Some(filter),
-        order_by: vec![livestore_rs::query::OrderBy {
-            column: "text".into(),
-            desc: true,
-        }],
+        order_by: vec![livestore_rs::query::OrderBy { column: "text".into(), desc: true }],
         limit,
         offset,
         result,
     };
-    let cmp = |op, v: Val| Where::Cmp {
-        column: "text".into(),
-        op,
-        value: v,
-    };
+    let cmp = |op, v: Val| Where::Cmp { column: "text".into(), op, value: v };
+    assert_eq!(texts(&s, &select(cmp(Op::Gt, Val::Text("b".into())), None, None, ResultKind::Rows)), ["e", "d", "c"]);
     assert_eq!(
-        texts(
-            &s,
-            &select(
-                cmp(Op::Gt, Val::Text("b".into())),
-                None,
-                None,
-                ResultKind::Rows
-            )
-        ),
-        ["e", "d", "c"]
-    );
-    assert_eq!(
-        texts(
-            &s,
-            &select(
-                cmp(Op::In, Val::Json(json!(["a", "e", "z"]))),
-                None,
-                None,
-                ResultKind::Rows
-            )
-        ),
+        texts(&s, &select(cmp(Op::In, Val::Json(json!(["a", "e", "z"]))), None, None, ResultKind::Rows)),
         ["e", "a"]
     );
     assert_eq!(
-        texts(
-            &s,
-            &select(
-                cmp(Op::NotIn, Val::Json(json!(["a", "e"]))),
-                Some(1),
-                Some(1),
-                ResultKind::Rows
-            )
-        ),
+        texts(&s, &select(cmp(Op::NotIn, Val::Json(json!(["a", "e"]))), Some(1), Some(1), ResultKind::Rows)),
         ["c"]
     );
-    assert_eq!(
-        texts(
-            &s,
-            &select(
-                cmp(Op::Like, Val::Text("%".into())),
-                None,
-                Some(4),
-                ResultKind::Rows
-            )
-        ),
-        ["a"]
-    );
-    let or = Where::Or(vec![
-        cmp(Op::Eq, Val::Text("a".into())),
-        Where::eq("completed", Val::Bool(true)),
-    ]);
-    assert_eq!(
-        texts(&s, &select(or.clone(), None, None, ResultKind::Rows)),
-        ["c", "a"]
-    );
-    assert_eq!(
-        texts(&s, &select(or.clone(), None, None, ResultKind::First)),
-        ["c"]
-    );
-    assert_eq!(
-        s.query(&select(or, None, None, ResultKind::Count))
-            .unwrap()
-            .count(),
-        2
-    );
-    let none = select(
-        cmp(Op::In, Val::Json(json!([]))),
-        None,
-        None,
-        ResultKind::Count,
-    );
+    assert_eq!(texts(&s, &select(cmp(Op::Like, Val::Text("%".into())), None, Some(4), ResultKind::Rows)), ["a"]);
+    let or = Where::Or(vec![cmp(Op::Eq, Val::Text("a".into())), Where::eq("completed", Val::Bool(true))]);
+    assert_eq!(texts(&s, &select(or.clone(), None, None, ResultKind::Rows)), ["c", "a"]);
+    assert_eq!(texts(&s, &select(or.clone(), None, None, ResultKind::First)), ["c"]);
+    assert_eq!(s.query(&select(or, None, None, ResultKind::Count)).unwrap().count(), 2);
+    let none = select(cmp(Op::In, Val::Json(json!([]))), None, None, ResultKind::Count);
     assert_eq!(s.query(&none).unwrap().count(), 0);
 }
 
 #[test]
 fn live_queries_report_only_changed_results() {
     let mut s = session();
-    s.commit(&[created("a", "A"), created("b", "B")], &materialize)
-        .unwrap();
+    s.commit(&[created("a", "A"), created("b", "B")], &materialize).unwrap();
     s.refresh().unwrap();
     let open = s.subscribe(&open_todos()).unwrap();
     let by_id = |id: &str| QueryDesc::rows("todos", Some(Where::eq("id", Val::Text(id.into()))));
@@ -307,20 +168,14 @@ fn live_queries_report_only_changed_results() {
         })
         .unwrap();
 
-    s.commit(&[ev("TodoCompleted", json!({ "id": "b" }))], &materialize)
-        .unwrap();
+    s.commit(&[ev("TodoCompleted", json!({ "id": "b" }))], &materialize).unwrap();
     assert_eq!(s.refresh().unwrap(), [open, b]);
     // Completing it again writes nothing new: no query changes.
-    s.commit(&[ev("TodoCompleted", json!({ "id": "b" }))], &materialize)
-        .unwrap();
+    s.commit(&[ev("TodoCompleted", json!({ "id": "b" }))], &materialize).unwrap();
     assert_eq!(s.refresh().unwrap(), Vec::<u32>::new());
     s.commit(&[created("c", "C")], &materialize).unwrap();
     assert_eq!(s.refresh().unwrap(), [open, count]);
-    s.commit(
-        &[ev("TodoRenamed", json!({ "id": "a", "text": "A2" }))],
-        &materialize,
-    )
-    .unwrap();
+    s.commit(&[ev("TodoRenamed", json!({ "id": "a", "text": "A2" }))], &materialize).unwrap();
     assert_eq!(s.refresh().unwrap(), [open, a]);
     assert_eq!(texts(&s, &open_todos()), ["A2", "C"]);
     let live = s.live_result(open).unwrap();
@@ -332,38 +187,16 @@ fn live_queries_report_only_changed_results() {
 #[test]
 fn client_documents_merge_partial_updates_per_session() {
     let mut s = session();
-    let doc = |id: &str| QueryDesc::Document {
-        table: "uiState".into(),
-        id: id.into(),
-    };
-    assert_eq!(
-        s.query(&doc("__session__")).unwrap().document(),
-        json!({ "newTodoText": "", "filter": "all" })
-    );
+    let doc = |id: &str| QueryDesc::Document { table: "uiState".into(), id: id.into() };
+    assert_eq!(s.query(&doc("__session__")).unwrap().document(), json!({ "newTodoText": "", "filter": "all" }));
     let set = |id: &str, value| EventInput::new("uiStateSet", json!({ "id": id, "value": value }));
-    s.commit(
-        &[set("__session__", json!({ "filter": "active" }))],
-        &materialize,
-    )
-    .unwrap();
-    s.commit(
-        &[set("__session__", json!({ "newTodoText": "hi" }))],
-        &materialize,
-    )
-    .unwrap();
-    assert_eq!(
-        s.query(&doc("tab1")).unwrap().document(),
-        json!({ "newTodoText": "hi", "filter": "active" })
-    );
-    assert_eq!(
-        s.query(&doc("other")).unwrap().document(),
-        json!({ "newTodoText": "", "filter": "all" })
-    );
+    s.commit(&[set("__session__", json!({ "filter": "active" }))], &materialize).unwrap();
+    s.commit(&[set("__session__", json!({ "newTodoText": "hi" }))], &materialize).unwrap();
+    assert_eq!(s.query(&doc("tab1")).unwrap().document(), json!({ "newTodoText": "hi", "filter": "active" }));
+    assert_eq!(s.query(&doc("other")).unwrap().document(), json!({ "newTodoText": "", "filter": "all" }));
     assert_eq!(s.eventlog().last().unwrap().args["id"], "tab1");
     assert!(s.eventlog().all(|r| r.client_only));
-    let e = s
-        .commit(&[set("x", json!({ "filter": "done" }))], &materialize)
-        .unwrap_err();
+    let e = s.commit(&[set("x", json!({ "filter": "done" }))], &materialize).unwrap_err();
     assert_eq!(e.code(), "INVALID_EVENT_ARGS");
     assert!(e.to_string().contains("at 'value.filter'"), "{e}");
 }
@@ -371,36 +204,18 @@ fn client_documents_merge_partial_updates_per_session() {
 #[test]
 fn rollback_undoes_a_suffix_and_rebuild_replays_the_log() {
     let mut s = session();
-    s.commit(&[created("a", "A"), created("b", "B")], &materialize)
-        .unwrap();
+    s.commit(&[created("a", "A"), created("b", "B")], &materialize).unwrap();
     let after_two = s.db().unwrap().dump().unwrap();
-    s.commit(
-        &[
-            ev("TodoCompleted", json!({ "id": "a" })),
-            ev("TodoDeleted", json!({ "id": "b" })),
-        ],
-        &materialize,
-    )
-    .unwrap();
-    s.commit(
-        &[ev("TodoClearedCompleted", json!({ "deletedAt": 5 }))],
-        &materialize,
-    )
-    .unwrap();
+    s.commit(&[ev("TodoCompleted", json!({ "id": "a" })), ev("TodoDeleted", json!({ "id": "b" }))], &materialize)
+        .unwrap();
+    s.commit(&[ev("TodoClearedCompleted", json!({ "deletedAt": 5 }))], &materialize).unwrap();
     let live = s.db().unwrap().dump().unwrap();
     s.rebuild(&materialize).unwrap();
     assert_eq!(s.db().unwrap().dump().unwrap(), live);
 
     let undone = s.rollback(3).unwrap();
     let names: Vec<&str> = undone.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "v1.TodoCompleted",
-            "v1.TodoDeleted",
-            "v1.TodoClearedCompleted"
-        ]
-    );
+    assert_eq!(names, ["v1.TodoCompleted", "v1.TodoDeleted", "v1.TodoClearedCompleted"]);
     assert_eq!(s.db().unwrap().dump().unwrap(), after_two);
     assert_eq!(s.head().to_string(), "e2");
     // Re-applied on top they give the same state again.
@@ -417,8 +232,7 @@ fn schema_hash_is_stable_and_follows_tables_and_materializers() {
     let mut d = todo_schema();
     d.materializers.insert(
         "v1.TodoDeleted".into(),
-        serde_json::from_value(json!({ "sql": "UPDATE todos SET deletedAt = 1 WHERE id = :id" }))
-            .unwrap(),
+        serde_json::from_value(json!({ "sql": "UPDATE todos SET deletedAt = 1 WHERE id = :id" })).unwrap(),
     );
     assert_ne!(base, h(d));
     let mut d = todo_schema();
@@ -430,14 +244,8 @@ fn schema_hash_is_stable_and_follows_tables_and_materializers() {
 fn schema_errors_are_clear() {
     let mut d = todo_schema();
     d.materializers.remove("v1.TodoDeleted");
-    assert_eq!(
-        Schema::new(d).unwrap_err().to_string(),
-        "invalid schema: event 'v1.TodoDeleted' has no materializer"
-    );
+    assert_eq!(Schema::new(d).unwrap_err().to_string(), "invalid schema: event 'v1.TodoDeleted' has no materializer");
     let mut d = todo_schema();
     d.tables[0].columns[0].primary_key = false;
-    assert!(Schema::new(d)
-        .unwrap_err()
-        .to_string()
-        .contains("needs a primary key"));
+    assert!(Schema::new(d).unwrap_err().to_string().contains("needs a primary key"));
 }

@@ -21,14 +21,8 @@ fn open_with(
     let mut statuses = Vec::new();
     let eventlog = Connection::open(dir.join("eventlog.db")).unwrap();
     let state = Connection::open(dir.join("state.db")).unwrap();
-    let (leader, report) = Leader::open(
-        eventlog,
-        state,
-        Schema::new(desc).unwrap(),
-        &materialize,
-        unknown,
-        &mut |s| statuses.push(s),
-    )?;
+    let (leader, report) =
+        Leader::open(eventlog, state, Schema::new(desc).unwrap(), &materialize, unknown, &mut |s| statuses.push(s))?;
     Ok((leader, report, statuses))
 }
 
@@ -39,11 +33,7 @@ fn open(dir: &Path) -> (Leader, BootReport) {
 
 fn session_of(leader: &mut Leader, tab: &str) -> Session {
     let (bytes, head) = leader.snapshot().unwrap();
-    let options = SessionOptions {
-        store_id: "s".into(),
-        client_id: "c".into(),
-        session_id: tab.into(),
-    };
+    let options = SessionOptions { store_id: "s".into(), client_id: "c".into(), session_id: tab.into() };
     Session::from_snapshot(Schema::new(todo_schema()).unwrap(), options, &bytes, head).unwrap()
 }
 
@@ -73,16 +63,9 @@ fn pushed_events_survive_a_reopen_and_new_sessions_start_from_the_snapshot() {
     let (mut leader, report) = open(dir.path());
     assert!(report.rebuilt, "a new database is built for the schema");
     let mut tab = session_of(&mut leader, "tab1");
+    assert_eq!(commit_and_push(&mut tab, &mut leader, &[created("a"), created("b")]), Push::Accepted);
     assert_eq!(
-        commit_and_push(&mut tab, &mut leader, &[created("a"), created("b")]),
-        Push::Accepted
-    );
-    assert_eq!(
-        commit_and_push(
-            &mut tab,
-            &mut leader,
-            &[EventInput::new("v1.TodoCompleted", json!({ "id": "a" }))]
-        ),
+        commit_and_push(&mut tab, &mut leader, &[EventInput::new("v1.TodoCompleted", json!({ "id": "a" }))]),
         Push::Accepted
     );
     assert_eq!(tab.pending().len(), 0);
@@ -90,17 +73,10 @@ fn pushed_events_survive_a_reopen_and_new_sessions_start_from_the_snapshot() {
     drop(leader);
 
     let (mut leader, report) = open(dir.path());
-    assert_eq!(
-        report,
-        BootReport::default(),
-        "nothing to replay when nothing changed"
-    );
+    assert_eq!(report, BootReport::default(), "nothing to replay when nothing changed");
     assert_eq!(leader.head().to_string(), "e3");
     let fresh = session_of(&mut leader, "tab2");
-    assert_eq!(
-        fresh.db().unwrap().dump().unwrap(),
-        tab.db().unwrap().dump().unwrap()
-    );
+    assert_eq!(fresh.db().unwrap().dump().unwrap(), tab.db().unwrap().dump().unwrap());
     assert_eq!(fresh.head().to_string(), "e3");
 }
 
@@ -110,30 +86,13 @@ fn a_push_not_on_top_of_the_head_is_rejected_and_the_rebased_one_accepted() {
     let (mut leader, _) = open(dir.path());
     let mut a = session_of(&mut leader, "a");
     let mut b = session_of(&mut leader, "b");
-    assert_eq!(
-        commit_and_push(&mut a, &mut leader, &[created("a")]),
-        Push::Accepted
-    );
-    assert_eq!(
-        commit_and_push(&mut b, &mut leader, &[created("b")]),
-        Push::Rejected {
-            head: leader.head()
-        }
-    );
+    assert_eq!(commit_and_push(&mut a, &mut leader, &[created("a")]), Push::Accepted);
+    assert_eq!(commit_and_push(&mut b, &mut leader, &[created("b")]), Push::Rejected { head: leader.head() });
     let new = leader.events_after(b.upstream_head(), 100).unwrap();
     let pulled = b.pull(&new, &materialize).unwrap();
     assert!(pulled.rebased);
-    assert_eq!(
-        leader.push(&pulled.pending, &materialize).unwrap(),
-        Push::Accepted
-    );
-    assert_eq!(
-        leader
-            .events_after(livestore_rs::SeqNum::ROOT, 100)
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(leader.push(&pulled.pending, &materialize).unwrap(), Push::Accepted);
+    assert_eq!(leader.events_after(livestore_rs::SeqNum::ROOT, 100).unwrap().len(), 2);
 
     let mut gap = pulled.pending.clone();
     gap[0].seq_num.global += 5;
@@ -142,10 +101,7 @@ fn a_push_not_on_top_of_the_head_is_rejected_and_the_rebased_one_accepted() {
     second.parent_seq_num.global += 1;
     second.seq_num.global += 7;
     gap.push(second);
-    assert_eq!(
-        leader.push(&gap, &materialize).unwrap_err().code(),
-        "INVALID_UPSTREAM"
-    );
+    assert_eq!(leader.push(&gap, &materialize).unwrap_err().code(), "INVALID_UPSTREAM");
 }
 
 #[test]
@@ -180,31 +136,19 @@ fn a_schema_change_rebuilds_the_state_from_the_eventlog_with_progress() {
 
     // New version: renamed materializer SQL for deletes, a new column.
     let mut desc = todo_schema();
-    desc.tables[0].columns.push(
-        serde_json::from_value(json!({ "name": "priority", "type": "integer", "default": 3 }))
-            .unwrap(),
-    );
+    desc.tables[0]
+        .columns
+        .push(serde_json::from_value(json!({ "name": "priority", "type": "integer", "default": 3 })).unwrap());
     let (leader, report, statuses) = open_with(dir.path(), desc, UnknownEvents::Warn).unwrap();
     assert!(report.rebuilt);
     assert_eq!(report.caught_up, 2500);
     assert_eq!(statuses.first(), Some(&BootStatus::Loading));
     assert!(statuses.contains(&BootStatus::Migrating));
-    assert!(statuses.contains(&BootStatus::Rehydrating {
-        done: 1000,
-        total: 2500
-    }));
-    assert!(statuses.contains(&BootStatus::Rehydrating {
-        done: 2500,
-        total: 2500
-    }));
+    assert!(statuses.contains(&BootStatus::Rehydrating { done: 1000, total: 2500 }));
+    assert!(statuses.contains(&BootStatus::Rehydrating { done: 2500, total: 2500 }));
     assert_eq!(statuses.last(), Some(&BootStatus::Done));
-    let n: i64 = leader
-        .state()
-        .conn
-        .query_row("SELECT COUNT(*) FROM todos WHERE priority = 3", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let n: i64 =
+        leader.state().conn.query_row("SELECT COUNT(*) FROM todos WHERE priority = 3", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 2500);
 }
 
@@ -216,26 +160,16 @@ fn unknown_events_stay_in_the_log_under_the_chosen_policy() {
     commit_and_push(&mut tab, &mut leader, &[created("a")]);
     drop(leader);
     let log = Connection::open(dir.path().join("eventlog.db")).unwrap();
-    log.execute("INSERT INTO __livestore_events VALUES (2, 0, 0, 1, 0, 0, 'v2.FromTheFuture', '{}', 'c2', 't', 0)", []).unwrap();
+    log.execute("INSERT INTO __livestore_events VALUES (2, 0, 0, 1, 0, 0, 'v2.FromTheFuture', '{}', 'c2', 't', 0)", [])
+        .unwrap();
     drop(log);
 
-    let e = open_with(dir.path(), todo_schema(), UnknownEvents::Fail)
-        .err()
-        .unwrap();
-    assert_eq!(
-        e,
-        livestore_rs::Error::UnknownEvent("v2.FromTheFuture".into())
-    );
+    let e = open_with(dir.path(), todo_schema(), UnknownEvents::Fail).err().unwrap();
+    assert_eq!(e, livestore_rs::Error::UnknownEvent("v2.FromTheFuture".into()));
     let (leader, report, _) = open_with(dir.path(), todo_schema(), UnknownEvents::Warn).unwrap();
     assert_eq!(report.unknown, ["v2.FromTheFuture"]);
     assert_eq!(leader.head().to_string(), "e2");
-    assert_eq!(
-        leader
-            .events_after(livestore_rs::SeqNum::ROOT, 10)
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(leader.events_after(livestore_rs::SeqNum::ROOT, 10).unwrap().len(), 2);
 }
 
 #[test]
@@ -243,11 +177,7 @@ fn an_interrupted_rebuild_starts_over_on_the_next_open() {
     let dir = tempfile::tempdir().unwrap();
     let (mut leader, _) = open(dir.path());
     let mut tab = session_of(&mut leader, "tab");
-    commit_and_push(
-        &mut tab,
-        &mut leader,
-        &[created("a"), created("b"), created("c")],
-    );
+    commit_and_push(&mut tab, &mut leader, &[created("a"), created("b"), created("c")]);
     let before = state_dump(&leader);
     drop(leader);
 
@@ -263,20 +193,12 @@ fn an_interrupted_rebuild_starts_over_on_the_next_open() {
     };
     let eventlog = Connection::open(dir.path().join("eventlog.db")).unwrap();
     let state = Connection::open(dir.path().join("state.db")).unwrap();
-    let crashed = Leader::open(
-        eventlog,
-        state,
-        Schema::new(desc.clone()).unwrap(),
-        &failing,
-        UnknownEvents::Warn,
-        &mut |_| {},
-    );
+    let crashed =
+        Leader::open(eventlog, state, Schema::new(desc.clone()).unwrap(), &failing, UnknownEvents::Warn, &mut |_| {});
     assert!(crashed.is_err());
     // Still the old, consistent state (the rebuild was one transaction).
     let state = Connection::open(dir.path().join("state.db")).unwrap();
-    let rows: i64 = state
-        .query_row("SELECT COUNT(*) FROM todos", [], |r| r.get(0))
-        .unwrap();
+    let rows: i64 = state.query_row("SELECT COUNT(*) FROM todos", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 3);
     drop(state);
 

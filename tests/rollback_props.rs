@@ -14,21 +14,14 @@ fn event() -> impl Strategy<Value = EventInput> {
     prop_oneof![
         (id.clone(), "[a-z]{0,3}")
             .prop_map(|(id, t)| EventInput::new("v1.TodoCreated", json!({ "id": id, "text": t }))),
-        id.clone()
-            .prop_map(|id| EventInput::new("v1.TodoCompleted", json!({ "id": id }))),
+        id.clone().prop_map(|id| EventInput::new("v1.TodoCompleted", json!({ "id": id }))),
         (id.clone(), "[a-z]{0,3}")
             .prop_map(|(id, t)| EventInput::new("v1.TodoRenamed", json!({ "id": id, "text": t }))),
-        id.clone()
-            .prop_map(|id| EventInput::new("v1.TodoDeleted", json!({ "id": id }))),
-        id.clone()
-            .prop_map(|id| EventInput::new("v1.Noted", json!({ "id": id }))),
-        (0i64..1000)
-            .prop_map(|t| EventInput::new("v1.TodoClearedCompleted", json!({ "deletedAt": t }))),
+        id.clone().prop_map(|id| EventInput::new("v1.TodoDeleted", json!({ "id": id }))),
+        id.clone().prop_map(|id| EventInput::new("v1.Noted", json!({ "id": id }))),
+        (0i64..1000).prop_map(|t| EventInput::new("v1.TodoClearedCompleted", json!({ "deletedAt": t }))),
         (prop::sample::select(vec!["all", "active"]), "[a-z]{0,2}").prop_map(|(f, t)| {
-            EventInput::new(
-                "uiStateSet",
-                json!({ "id": "__session__", "value": { "filter": f, "newTodoText": t } }),
-            )
+            EventInput::new("uiStateSet", json!({ "id": "__session__", "value": { "filter": f, "newTodoText": t } }))
         }),
     ]
 }
@@ -36,11 +29,7 @@ fn event() -> impl Strategy<Value = EventInput> {
 /// Commits each event alone (some fail, e.g. a duplicate id, and are skipped);
 /// returns the accepted ones.
 fn commit_all(s: &mut livestore_rs::Session, events: &[EventInput]) -> Vec<EventInput> {
-    events
-        .iter()
-        .filter(|e| s.commit(std::slice::from_ref(*e), &materialize).is_ok())
-        .cloned()
-        .collect()
+    events.iter().filter(|e| s.commit(std::slice::from_ref(*e), &materialize).is_ok()).cloned().collect()
 }
 
 proptest! {

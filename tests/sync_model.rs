@@ -34,20 +34,13 @@ impl Upstream {
     }
 
     fn after(&self, seq: SeqNum) -> Vec<EventRecord> {
-        self.log
-            .iter()
-            .filter(|e| e.seq_num > seq)
-            .cloned()
-            .collect()
+        self.log.iter().filter(|e| e.seq_num > seq).cloned().collect()
     }
 }
 
 fn session(i: usize) -> Session {
-    let options = SessionOptions {
-        store_id: "s".into(),
-        client_id: format!("client{i}"),
-        session_id: format!("tab{i}"),
-    };
+    let options =
+        SessionOptions { store_id: "s".into(), client_id: format!("client{i}"), session_id: format!("tab{i}") };
     Session::new(Schema::new(todo_schema()).unwrap(), options).unwrap()
 }
 
@@ -63,12 +56,10 @@ fn event() -> impl Strategy<Value = EventInput> {
     prop_oneof![
         (id.clone(), "[a-z]{1,2}")
             .prop_map(|(id, t)| EventInput::new("v1.TodoCreated", json!({ "id": id, "text": t }))),
-        id.clone()
-            .prop_map(|id| EventInput::new("v1.TodoCompleted", json!({ "id": id }))),
+        id.clone().prop_map(|id| EventInput::new("v1.TodoCompleted", json!({ "id": id }))),
         (id.clone(), "[a-z]{1,2}")
             .prop_map(|(id, t)| EventInput::new("v1.TodoRenamed", json!({ "id": id, "text": t }))),
-        id.clone()
-            .prop_map(|id| EventInput::new("v1.TodoDeleted", json!({ "id": id }))),
+        id.clone().prop_map(|id| EventInput::new("v1.TodoDeleted", json!({ "id": id }))),
         id.prop_map(|id| EventInput::new("v1.Noted", json!({ "id": id }))),
     ]
 }
@@ -154,10 +145,7 @@ fn a_rebase_renumbers_pending_events_on_top_of_upstream() {
     let new = up.after(a.upstream_head());
     let pulled = a.pull(&new, &materialize).unwrap();
     assert_eq!((pulled.confirmed, pulled.rebased), (1, false));
-    assert_eq!(
-        a.db().unwrap().dump().unwrap(),
-        b.db().unwrap().dump().unwrap()
-    );
+    assert_eq!(a.db().unwrap().dump().unwrap(), b.db().unwrap().dump().unwrap());
     // Confirmed events cannot be rolled back.
     assert_eq!(a.rollback(1).unwrap_err().code(), "ROLLBACK_FAILED");
 }

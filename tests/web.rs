@@ -10,9 +10,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn js(source: &str) -> JsValue {
-    Function::new_no_args(&format!("return ({source})"))
-        .call0(&JsValue::NULL)
-        .unwrap()
+    Function::new_no_args(&format!("return ({source})")).call0(&JsValue::NULL).unwrap()
 }
 
 fn schema() -> JsValue {
@@ -54,12 +52,7 @@ fn materializers() -> JsValue {
 }
 
 fn session() -> WasmSession {
-    WasmSession::new(
-        schema(),
-        materializers(),
-        js("{ storeId: 's', clientId: 'c', sessionId: 'tab' }"),
-    )
-    .unwrap()
+    WasmSession::new(schema(), materializers(), js("{ storeId: 's', clientId: 'c', sessionId: 'tab' }")).unwrap()
 }
 
 fn events(source: &str) -> Array {
@@ -78,9 +71,10 @@ fn stringify(v: &JsValue) -> String {
 fn commit_and_query_round_trip_js_values() {
     let mut s = session();
     s.commit(events("[{ name: 'created', args: { id: 'a', text: 'Milk', due: new Date(86400000) } }, { name: 'created', args: { id: 'b', text: 'Eggs' } }]")).unwrap();
-    s.commit(events("[{ name: 'completed', args: { id: 'b' } }]"))
+    s.commit(events("[{ name: 'completed', args: { id: 'b' } }]")).unwrap();
+    let rows = s
+        .query(js("{ kind: 'select', table: 'todos', orderBy: [{ column: 'id', direction: 'asc' }], result: 'rows' }"))
         .unwrap();
-    let rows = s.query(js("{ kind: 'select', table: 'todos', orderBy: [{ column: 'id', direction: 'asc' }], result: 'rows' }")).unwrap();
     let rows: Array = rows.unchecked_into();
     assert_eq!(rows.length(), 2);
     let a = rows.get(0);
@@ -88,63 +82,51 @@ fn commit_and_query_round_trip_js_values() {
     assert_eq!(field(&a, "completed"), JsValue::FALSE);
     assert_eq!(stringify(&field(&a, "tags")), r#"["dated"]"#);
     assert_eq!(field(&rows.get(1), "completed"), JsValue::TRUE);
-    let n = s
-        .query(js(
-            "{ kind: 'select', table: 'todos', where: { completed: true }, result: 'count' }",
-        ))
-        .unwrap();
+    let n = s.query(js("{ kind: 'select', table: 'todos', where: { completed: true }, result: 'count' }")).unwrap();
     assert_eq!(n.as_f64(), Some(1.0));
-    let first = s.query(js("{ kind: 'sql', sql: 'SELECT text FROM todos WHERE id = ?', bind: ['b'], result: 'first' }")).unwrap();
+    let first = s
+        .query(js("{ kind: 'sql', sql: 'SELECT text FROM todos WHERE id = ?', bind: ['b'], result: 'first' }"))
+        .unwrap();
     assert_eq!(stringify(&first), r#"{"text":"Eggs"}"#);
 }
 
 #[wasm_bindgen_test]
 fn errors_are_js_errors_with_a_code() {
     let mut s = session();
-    let e = s
-        .commit(events("[{ name: 'created', args: { id: 'a', text: 1 } }]"))
-        .unwrap_err();
+    let e = s.commit(events("[{ name: 'created', args: { id: 'a', text: 1 } }]")).unwrap_err();
     assert!(e.is_instance_of::<js_sys::Error>());
     assert_eq!(field(&e, "code").as_string().unwrap(), "INVALID_EVENT_ARGS");
     assert_eq!(field(&e, "event").as_string().unwrap(), "created");
     assert_eq!(field(&e, "field").as_string().unwrap(), "text");
     assert_eq!(field(&e, "name").as_string().unwrap(), "LiveStoreError");
 
-    let e = s
-        .commit(events("[{ name: 'copied', args: { from: 'x', to: 'y' } }]"))
-        .unwrap_err();
-    assert_eq!(
-        field(&e, "code").as_string().unwrap(),
-        "MATERIALIZER_FAILED"
-    );
+    let e = s.commit(events("[{ name: 'copied', args: { from: 'x', to: 'y' } }]")).unwrap_err();
+    assert_eq!(field(&e, "code").as_string().unwrap(), "MATERIALIZER_FAILED");
     let message = field(&e, "message").as_string().unwrap();
     assert!(message.contains("no todo x"), "{message}");
     let cause = field(&e, "cause");
     assert_eq!(field(&cause, "message").as_string().unwrap(), "no todo x");
 
-    let e = s
-        .query(js("{ kind: 'select', table: 'todos', where: { nope: 1 } }"))
-        .unwrap_err();
+    let e = s.query(js("{ kind: 'select', table: 'todos', where: { nope: 1 } }")).unwrap_err();
     assert_eq!(field(&e, "code").as_string().unwrap(), "UNKNOWN_COLUMN");
-    let e = s
-        .query(js(
-            "{ kind: 'select', table: 'todos', where: { completed: 'yes' } }",
-        ))
-        .unwrap_err();
+    let e = s.query(js("{ kind: 'select', table: 'todos', where: { completed: 'yes' } }")).unwrap_err();
     assert_eq!(field(&e, "code").as_string().unwrap(), "INVALID_VALUE");
 
     s.close();
-    let e = s
-        .query(js("{ kind: 'select', table: 'todos' }"))
-        .unwrap_err();
+    let e = s.query(js("{ kind: 'select', table: 'todos' }")).unwrap_err();
     assert_eq!(field(&e, "code").as_string().unwrap(), "STORE_CLOSED");
 }
 
 #[wasm_bindgen_test]
 fn materializers_read_the_state_of_the_commit_so_far() {
     let mut s = session();
-    s.commit(events("[{ name: 'created', args: { id: 'a', text: 'Milk' } }, { name: 'copied', args: { from: 'a', to: 'b' } }]")).unwrap();
-    let b = s.query(js("{ kind: 'select', table: 'todos', select: ['text'], where: { id: 'b' }, result: 'first' }")).unwrap();
+    s.commit(events(
+        "[{ name: 'created', args: { id: 'a', text: 'Milk' } }, { name: 'copied', args: { from: 'a', to: 'b' } }]",
+    ))
+    .unwrap();
+    let b = s
+        .query(js("{ kind: 'select', table: 'todos', select: ['text'], where: { id: 'b' }, result: 'first' }"))
+        .unwrap();
     assert_eq!(stringify(&b), r#"{"text":"Milk (copy)"}"#);
 }
 
@@ -152,32 +134,16 @@ fn materializers_read_the_state_of_the_commit_so_far() {
 fn live_queries_and_rollback() {
     let mut s = session();
     let open = s
-        .subscribe_query(js(
-            "{ kind: 'select', table: 'todos', where: { completed: false }, result: 'count' }",
-        ))
+        .subscribe_query(js("{ kind: 'select', table: 'todos', where: { completed: false }, result: 'count' }"))
         .unwrap();
-    let doc = s
-        .subscribe_query(js(
-            "{ kind: 'document', table: 'uiState', id: '__session__' }",
-        ))
-        .unwrap();
-    let changed = s
-        .commit(events(
-            "[{ name: 'created', args: { id: 'a', text: 'Milk' } }]",
-        ))
-        .unwrap();
+    let doc = s.subscribe_query(js("{ kind: 'document', table: 'uiState', id: '__session__' }")).unwrap();
+    let changed = s.commit(events("[{ name: 'created', args: { id: 'a', text: 'Milk' } }]")).unwrap();
     assert_eq!(changed.to_vec(), vec![open]);
     assert_eq!(s.live_result(open).unwrap().as_f64(), Some(1.0));
-    let changed = s
-        .commit(events(
-            "[{ name: 'uiStateSet', args: { id: '__session__', value: { filter: 'active' } } }]",
-        ))
-        .unwrap();
+    let changed =
+        s.commit(events("[{ name: 'uiStateSet', args: { id: '__session__', value: { filter: 'active' } } }]")).unwrap();
     assert_eq!(changed.to_vec(), vec![doc]);
-    assert_eq!(
-        stringify(&s.live_result(doc).unwrap()),
-        r#"{"filter":"active"}"#
-    );
+    assert_eq!(stringify(&s.live_result(doc).unwrap()), r#"{"filter":"active"}"#);
     let changed = s.rollback(2).unwrap();
     assert_eq!(changed.to_vec(), vec![open, doc]);
     assert_eq!(s.live_result(open).unwrap().as_f64(), Some(0.0));

@@ -80,10 +80,7 @@ pub fn to_json(v: &JsValue, path: &mut String) -> Result<serde_json::Value, (Str
         }
         return Ok(J::Object(out));
     }
-    fail(
-        path,
-        "is not a JSON value (functions, symbols, bigints and bytes are not allowed)",
-    )
+    fail(path, "is not a JSON value (functions, symbols, bigints and bytes are not allowed)")
 }
 
 fn number(f: f64) -> Option<serde_json::Value> {
@@ -118,9 +115,7 @@ pub fn to_val(v: &JsValue) -> Result<Val> {
     if let Some(bytes) = v.dyn_ref::<Uint8Array>() {
         return Ok(Val::Blob(bytes.to_vec()));
     }
-    to_json(v, &mut String::new())
-        .map(Val::Json)
-        .map_err(|(p, m)| Error::InvalidQuery(format!("value {p} {m}")))
+    to_json(v, &mut String::new()).map(Val::Json).map_err(|(p, m)| Error::InvalidQuery(format!("value {p} {m}")))
 }
 
 pub fn from_val(v: &Val) -> JsValue {
@@ -144,19 +139,13 @@ pub fn json_to_js(v: &serde_json::Value, schema: Option<&ArgSchema>) -> JsValue 
         s => s,
     };
     match (v, schema) {
-        (J::Number(n), Some(ArgSchema::Date)) => {
-            Date::new(&JsValue::from_f64(n.as_f64().unwrap_or(f64::NAN))).into()
-        }
+        (J::Number(n), Some(ArgSchema::Date)) => Date::new(&JsValue::from_f64(n.as_f64().unwrap_or(f64::NAN))).into(),
         (J::Array(items), s) => {
             let item_schema = match s {
                 Some(ArgSchema::Array { items }) => Some(&**items),
                 _ => None,
             };
-            items
-                .iter()
-                .map(|i| json_to_js(i, item_schema))
-                .collect::<Array>()
-                .into()
+            items.iter().map(|i| json_to_js(i, item_schema)).collect::<Array>().into()
         }
         (J::Object(map), s) => {
             let fields = match s {
@@ -178,8 +167,7 @@ pub fn json_to_js(v: &serde_json::Value, schema: Option<&ArgSchema>) -> JsValue 
 }
 
 pub fn to_js_serde<T: Serialize>(v: &T) -> JsValue {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::UNDEFINED)
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Decoded result: rows, one row (or undefined), a count, or a document value.
@@ -188,10 +176,7 @@ pub fn result_to_js(r: &QueryResult, schema: &Schema) -> JsValue {
     match &r.shape {
         Shape::Count => JsValue::from_f64(r.count() as f64),
         Shape::Document { table, .. } => {
-            let doc = schema
-                .table(table)
-                .ok()
-                .and_then(|t| t.def.client_document.as_ref());
+            let doc = schema.table(table).ok().and_then(|t| t.def.client_document.as_ref());
             json_to_js(&r.document(), doc.map(|d| &d.value_schema))
         }
         Shape::First if r.rows.is_empty() => JsValue::UNDEFINED,
@@ -208,10 +193,7 @@ pub fn result_to_js(r: &QueryResult, schema: &Schema) -> JsValue {
 }
 
 fn column_keys(r: &QueryResult) -> Vec<JsValue> {
-    r.columns
-        .iter()
-        .map(|c| JsValue::from_str(&c.name))
-        .collect()
+    r.columns.iter().map(|c| JsValue::from_str(&c.name)).collect()
 }
 
 fn row_to_js(r: &QueryResult, row: usize, keys: &[JsValue]) -> JsValue {
@@ -228,9 +210,7 @@ fn cell_to_js(ty: Option<ColumnType>, v: &SqlValue) -> JsValue {
     match (ty, v) {
         (_, SqlValue::Null) => JsValue::NULL,
         (Some(ColumnType::Boolean), SqlValue::Integer(i)) => JsValue::from_bool(*i != 0),
-        (_, SqlValue::Integer(i)) if ty != Some(ColumnType::Datetime) => {
-            JsValue::from_f64(*i as f64)
-        }
+        (_, SqlValue::Integer(i)) if ty != Some(ColumnType::Datetime) => JsValue::from_f64(*i as f64),
         (_, SqlValue::Real(f)) if ty != Some(ColumnType::Datetime) => JsValue::from_f64(*f),
         (_, SqlValue::Text(s)) if ty != Some(ColumnType::Json) => JsValue::from_str(s),
         _ => from_val(&decode(ty, v)),
@@ -243,18 +223,14 @@ fn bind_of(v: &JsValue) -> Result<Bind> {
     }
     if Array::is_array(v) {
         let items: &Array = v.unchecked_ref();
-        return Ok(Bind::Positional(
-            items.iter().map(|i| to_val(&i)).collect::<Result<_>>()?,
-        ));
+        return Ok(Bind::Positional(items.iter().map(|i| to_val(&i)).collect::<Result<_>>()?));
     }
     Ok(Bind::Named(named_vals(v)?))
 }
 
 fn named_vals(v: &JsValue) -> Result<Vec<(String, Val)>> {
     if !is_plain_object(v) {
-        return Err(Error::InvalidQuery(
-            "expected an object of column values".into(),
-        ));
+        return Err(Error::InvalidQuery("expected an object of column values".into()));
     }
     Object::keys(v.unchecked_ref::<Object>())
         .iter()
@@ -266,8 +242,7 @@ fn named_vals(v: &JsValue) -> Result<Vec<(String, Val)>> {
 }
 
 fn required_string(obj: &JsValue, key: &str, what: &str) -> Result<String> {
-    get_string(obj, key)
-        .ok_or_else(|| Error::InvalidQuery(format!("{what} needs a string '{key}'")))
+    get_string(obj, key).ok_or_else(|| Error::InvalidQuery(format!("{what} needs a string '{key}'")))
 }
 
 /// A builder object or a plain descriptor: builders expose theirs as `desc`.
@@ -290,14 +265,10 @@ pub fn query_desc(v: &JsValue) -> Result<QueryDesc> {
             let select = if select.is_undefined() || select.is_null() {
                 None
             } else {
-                let cols: &Array = select.dyn_ref().ok_or_else(|| {
-                    Error::InvalidQuery("'select' must be an array of column names".into())
-                })?;
-                Some(
-                    cols.iter()
-                        .map(|c| c.as_string().unwrap_or_default())
-                        .collect(),
-                )
+                let cols: &Array = select
+                    .dyn_ref()
+                    .ok_or_else(|| Error::InvalidQuery("'select' must be an array of column names".into()))?;
+                Some(cols.iter().map(|c| c.as_string().unwrap_or_default()).collect())
             };
             let order = get(&v, "orderBy");
             let mut order_by = Vec::new();
@@ -305,8 +276,7 @@ pub fn query_desc(v: &JsValue) -> Result<QueryDesc> {
                 for item in items.iter() {
                     order_by.push(OrderBy {
                         column: required_string(&item, "column", "orderBy")?,
-                        desc: get_string(&item, "direction")
-                            .is_some_and(|d| d.eq_ignore_ascii_case("desc")),
+                        desc: get_string(&item, "direction").is_some_and(|d| d.eq_ignore_ascii_case("desc")),
                     });
                 }
             }
@@ -315,20 +285,14 @@ pub fn query_desc(v: &JsValue) -> Result<QueryDesc> {
                 match x.as_f64() {
                     None if x.is_undefined() || x.is_null() => Ok(None),
                     Some(f) if f >= 0.0 && f.fract() == 0.0 => Ok(Some(f as i64)),
-                    _ => Err(Error::InvalidQuery(format!(
-                        "'{key}' must be a whole number ≥ 0"
-                    ))),
+                    _ => Err(Error::InvalidQuery(format!("'{key}' must be a whole number ≥ 0"))),
                 }
             };
             let result = match get_string(&v, "result").as_deref() {
                 None | Some("rows") => ResultKind::Rows,
                 Some("first") => ResultKind::First,
                 Some("count") => ResultKind::Count,
-                Some(other) => {
-                    return Err(Error::InvalidQuery(format!(
-                        "unknown result kind '{other}'"
-                    )))
-                }
+                Some(other) => return Err(Error::InvalidQuery(format!("unknown result kind '{other}'"))),
             };
             Ok(QueryDesc::Select {
                 table,
@@ -370,39 +334,22 @@ pub fn where_of(v: &JsValue) -> Result<Option<Where>> {
             continue;
         }
         if name == "$and" || name == "$or" {
-            let list: &Array = item
-                .dyn_ref()
-                .ok_or_else(|| Error::InvalidQuery(format!("'{name}' must be an array")))?;
+            let list: &Array =
+                item.dyn_ref().ok_or_else(|| Error::InvalidQuery(format!("'{name}' must be an array")))?;
             let subs = list
                 .iter()
                 .map(|w| where_of(&w).map(|o| o.unwrap_or(Where::And(vec![]))))
                 .collect::<Result<Vec<_>>>()?;
-            parts.push(if name == "$and" {
-                Where::And(subs)
-            } else {
-                Where::Or(subs)
-            });
+            parts.push(if name == "$and" { Where::And(subs) } else { Where::Or(subs) });
         } else if is_plain_object(&item) && !get(&item, "op").is_undefined() {
             let op = get_string(&item, "op")
                 .ok_or_else(|| Error::InvalidQuery(format!("'op' of '{name}' must be a string")))?;
-            parts.push(Where::Cmp {
-                column: name,
-                op: Op::parse(&op)?,
-                value: to_val(&get(&item, "value"))?,
-            });
+            parts.push(Where::Cmp { column: name, op: Op::parse(&op)?, value: to_val(&get(&item, "value"))? });
         } else {
-            parts.push(Where::Cmp {
-                column: name,
-                op: Op::Eq,
-                value: to_val(&item)?,
-            });
+            parts.push(Where::Cmp { column: name, op: Op::Eq, value: to_val(&item)? });
         }
     }
-    Ok(Some(if parts.len() == 1 {
-        parts.pop().unwrap()
-    } else {
-        Where::And(parts)
-    }))
+    Ok(Some(if parts.len() == 1 { parts.pop().unwrap() } else { Where::And(parts) }))
 }
 
 /// What a JS materializer returned: descriptor(s), SQL text, or an array.
@@ -411,10 +358,7 @@ pub fn writes_of(v: &JsValue, args: &serde_json::Value, out: &mut Vec<WriteDesc>
         return Ok(());
     }
     if let Some(sql) = v.as_string() {
-        out.push(WriteDesc::Sql {
-            sql,
-            bind: crate::session::named_args(args),
-        });
+        out.push(WriteDesc::Sql { sql, bind: crate::session::named_args(args) });
         return Ok(());
     }
     if let Some(items) = v.dyn_ref::<Array>() {
@@ -468,8 +412,7 @@ pub fn writes_of(v: &JsValue, args: &serde_json::Value, out: &mut Vec<WriteDesc>
         }
         _ => {
             return Err(Error::InvalidQuery(
-                "a materializer must return table.insert/update/delete(...), SQL text, or an array of these"
-                    .into(),
+                "a materializer must return table.insert/update/delete(...), SQL text, or an array of these".into(),
             ))
         }
     });

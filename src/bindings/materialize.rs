@@ -51,41 +51,22 @@ impl JsMaterializers {
             CURRENT_DB.with(|slot| {
                 let slot = slot.borrow();
                 let db = slot.as_ref().ok_or_else(|| {
-                    to_js(&Error::InvalidQuery(
-                        "ctx.query can only be used inside a materializer".into(),
-                    ))
+                    to_js(&Error::InvalidQuery("ctx.query can only be used inside a materializer".into()))
                 })?;
-                let result = query_desc(&q)
-                    .and_then(|d| db.query(&d))
-                    .map_err(|e| to_js(&e))?;
+                let result = query_desc(&q).and_then(|d| db.query(&d)).map_err(|e| to_js(&e))?;
                 Ok(result_to_js(&result, &db.schema))
             })
         });
         let ctx = Object::new();
         let _ = Reflect::set(&ctx, &"query".into(), query.as_ref());
-        Ok(JsMaterializers {
-            functions: map,
-            ctx,
-            _query: query,
-        })
+        Ok(JsMaterializers { functions: map, ctx, _query: query })
     }
 }
 
 impl Materialize for JsMaterializers {
-    fn materialize(
-        &self,
-        def: &EventDef,
-        record: &EventRecord,
-        db: &Rc<Db>,
-    ) -> Result<Vec<WriteDesc>> {
-        let failed = |message: String| Error::MaterializerFailed {
-            event: def.name.clone(),
-            message,
-        };
-        let f = self
-            .functions
-            .get(&def.name)
-            .ok_or_else(|| failed("no materializer function was given".into()))?;
+    fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>> {
+        let failed = |message: String| Error::MaterializerFailed { event: def.name.clone(), message };
+        let f = self.functions.get(&def.name).ok_or_else(|| failed("no materializer function was given".into()))?;
         let event = Object::new();
         let set = |k: &str, v: JsValue| {
             let _ = Reflect::set(&event, &k.into(), &v);

@@ -2,9 +2,12 @@
 
 mod convert;
 mod error;
+mod leader;
 mod materialize;
 
-use crate::event::EventInput;
+pub use leader::WasmLeader;
+
+use crate::event::{EventInput, EventRecord, SeqNum};
 use crate::schema::{Schema, SchemaDesc};
 use crate::session::{Session, SessionOptions};
 use convert::{get, query_desc, result_to_js, to_js_serde, to_json};
@@ -12,6 +15,17 @@ use error::{to_js, IntoJs};
 use js_sys::{Array, Uint32Array};
 use materialize::JsMaterializers;
 use wasm_bindgen::prelude::*;
+
+fn schema_of(schema: JsValue) -> Result<Schema, JsValue> {
+    let desc: SchemaDesc = serde_wasm_bindgen::from_value(schema)
+        .map_err(|e| to_js(&crate::Error::InvalidSchema(format!("schema descriptor: {e}"))))?;
+    Schema::new(desc).js()
+}
+
+fn session_options(options: &JsValue) -> SessionOptions {
+    let option = |k: &str| get(options, k).as_string().unwrap_or_default();
+    SessionOptions { store_id: option("storeId"), client_id: option("clientId"), session_id: option("sessionId") }
+}
 
 /// One session's store: in-memory state, eventlog and live queries.
 #[wasm_bindgen]
@@ -24,30 +38,65 @@ pub struct WasmSession {
 impl WasmSession {
     /// Creates the state from a schema descriptor (from `makeSchema`).
     #[wasm_bindgen(constructor)]
-    pub fn new(
+    pub fn new(schema: JsValue, materializers: JsValue, options: JsValue) -> Result<WasmSession, JsValue> {
+        let session = Session::new(schema_of(schema)?, session_options(&options)).js()?;
+        let materializers = JsMaterializers::new(&materializers).js()?;
+        Ok(WasmSession { session, materializers })
+    }
+
+    /// A session of a persisted store: starts from the leader's snapshot of
+    /// the state (`bytes`), which reflects the events up to `head`.
+    #[wasm_bindgen(js_name = fromSnapshot)]
+    pub fn from_snapshot(
         schema: JsValue,
         materializers: JsValue,
         options: JsValue,
+        bytes: Vec<u8>,
+        head: JsValue,
     ) -> Result<WasmSession, JsValue> {
-        let desc: SchemaDesc = serde_wasm_bindgen::from_value(schema).map_err(|e| {
-            to_js(&crate::Error::InvalidSchema(format!(
-                "schema descriptor: {e}"
-            )))
-        })?;
-        let option = |k: &str| get(&options, k).as_string().unwrap_or_default();
-        let options = SessionOptions {
-            store_id: option("storeId"),
-            client_id: option("clientId"),
-            session_id: option("sessionId"),
-        };
-        let session = Schema::new(desc)
-            .and_then(|s| Session::new(s, options))
-            .js()?;
+        let head: SeqNum = serde_wasm_bindgen::from_value(head)
+            .map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a seqNum: {e}"))))?;
+        let session = Session::from_snapshot(schema_of(schema)?, session_options(&options), &bytes, head).js()?;
         let materializers = JsMaterializers::new(&materializers).js()?;
-        Ok(WasmSession {
-            session,
-            materializers,
-        })
+        Ok(WasmSession { session, materializers })
+    }
+
+    /// This session's events not yet confirmed by the leader, oldest first.
+    pub fn pending(&self) -> JsValue {
+        let records: Vec<_> = self.session.pending().collect();
+        to_js_serde(&records)
+    }
+
+    /// The last event the leader confirmed.
+    #[wasm_bindgen(getter, js_name = upstreamHead)]
+    pub fn upstream_head(&self) -> JsValue {
+        to_js_serde(&self.session.upstream_head())
+    }
+
+    /// Takes in events the leader appended (after `upstreamHead`): confirms
+    /// own ones, rebases pending ones on top of others'. Returns
+    /// `{ changed, confirmed, rebased, dropped: [{ event, error }] }`.
+    pub fn pull(&mut self, events: JsValue) -> Result<JsValue, JsValue> {
+        let events: Vec<EventRecord> = serde_wasm_bindgen::from_value(events)
+            .map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a list of event records: {e}"))))?;
+        let pulled = self.session.pull(&events, &self.materializers).js()?;
+        let changed = self.session.refresh().js()?;
+        let dropped = Array::new();
+        for (event, error) in &pulled.dropped {
+            let item = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&item, &"event".into(), &to_js_serde(event));
+            let _ = js_sys::Reflect::set(&item, &"error".into(), &to_js(error));
+            dropped.push(&item);
+        }
+        let out = js_sys::Object::new();
+        let set = |k: &str, v: &JsValue| {
+            let _ = js_sys::Reflect::set(&out, &k.into(), v);
+        };
+        set("changed", &Uint32Array::from(&changed[..]).into());
+        set("confirmed", &JsValue::from_f64(pulled.confirmed as f64));
+        set("rebased", &pulled.rebased.into());
+        set("dropped", &dropped.into());
+        Ok(out.into())
     }
 
     #[wasm_bindgen(getter, js_name = schemaHash)]
@@ -66,14 +115,9 @@ impl WasmSession {
                         .into(),
                 ))
             })?;
-            let args =
-                to_json(&get(&e, "args"), &mut String::new()).map_err(|(path, message)| {
-                    to_js(&crate::Error::InvalidEventArgs {
-                        event: name.clone(),
-                        path,
-                        message,
-                    })
-                })?;
+            let args = to_json(&get(&e, "args"), &mut String::new()).map_err(|(path, message)| {
+                to_js(&crate::Error::InvalidEventArgs { event: name.clone(), path, message })
+            })?;
             inputs.push(EventInput { name, args });
         }
         materialize::take_thrown();

@@ -50,10 +50,7 @@ impl ArgSchema {
     pub fn partial(&self) -> ArgSchema {
         match self {
             ArgSchema::Struct { fields } => ArgSchema::Struct {
-                fields: fields
-                    .iter()
-                    .map(|(k, s)| (k.clone(), s.clone().into_optional()))
-                    .collect(),
+                fields: fields.iter().map(|(k, s)| (k.clone(), s.clone().into_optional())).collect(),
             },
             other => other.clone(),
         }
@@ -62,19 +59,12 @@ impl ArgSchema {
     fn into_optional(self) -> ArgSchema {
         match self {
             ArgSchema::Optional { .. } => self,
-            other => ArgSchema::Optional {
-                inner: Box::new(other),
-            },
+            other => ArgSchema::Optional { inner: Box::new(other) },
         }
     }
 
     fn check(&self, value: &Value, path: &mut String) -> Result<(), Mismatch> {
-        let fail = |path: &String, message: String| {
-            Err(Mismatch {
-                path: path.clone(),
-                message,
-            })
-        };
+        let fail = |path: &String, message: String| Err(Mismatch { path: path.clone(), message });
         match self {
             ArgSchema::String if value.is_string() => Ok(()),
             ArgSchema::Number if value.is_number() => Ok(()),
@@ -86,14 +76,7 @@ impl ArgSchema {
                     Ok(())
                 } else {
                     let allowed: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-                    fail(
-                        path,
-                        format!(
-                            "expected one of {}, got {}",
-                            allowed.join(", "),
-                            describe(value)
-                        ),
-                    )
+                    fail(path, format!("expected one of {}, got {}", allowed.join(", "), describe(value)))
                 }
             }
             ArgSchema::Nullable { inner } => {
@@ -134,19 +117,12 @@ impl ArgSchema {
                     path.truncate(len);
                 }
                 if let Some(extra) = object.keys().find(|k| !fields.contains_key(*k)) {
-                    let field = if path.is_empty() {
-                        extra.clone()
-                    } else {
-                        format!("{path}.{extra}")
-                    };
+                    let field = if path.is_empty() { extra.clone() } else { format!("{path}.{extra}") };
                     return fail(&field, "is not a field of this event".into());
                 }
                 Ok(())
             }
-            expected => fail(
-                path,
-                format!("expected {}, got {}", expected.name(), describe(value)),
-            ),
+            expected => fail(path, format!("expected {}, got {}", expected.name(), describe(value))),
         }
     }
 
@@ -197,50 +173,26 @@ mod tests {
     #[test]
     fn accepts_valid_args() {
         let s = todo_schema();
-        s.validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low"}))
-            .unwrap();
-        s.validate(&json!({"id": "a", "tags": ["x"], "due": 1700000000000i64, "note": "n", "prio": "high"}))
-            .unwrap();
+        s.validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low"})).unwrap();
+        s.validate(&json!({"id": "a", "tags": ["x"], "due": 1700000000000i64, "note": "n", "prio": "high"})).unwrap();
     }
 
     #[test]
     fn names_the_field_and_the_cause() {
         let s = todo_schema();
-        let e = s
-            .validate(&json!({"id": 1, "tags": [], "note": null, "prio": "low"}))
-            .unwrap_err();
+        let e = s.validate(&json!({"id": 1, "tags": [], "note": null, "prio": "low"})).unwrap_err();
         assert_eq!(e.path, "id");
         assert_eq!(e.message, "expected a string, got number 1");
-        let e = s
-            .validate(&json!({"id": "a", "tags": ["x", 2], "note": null, "prio": "low"}))
-            .unwrap_err();
+        let e = s.validate(&json!({"id": "a", "tags": ["x", 2], "note": null, "prio": "low"})).unwrap_err();
         assert_eq!(e.path, "tags[1]");
-        let e = s
-            .validate(&json!({"id": "a", "tags": [], "prio": "low"}))
-            .unwrap_err();
-        assert_eq!(
-            (e.path.as_str(), e.message.as_str()),
-            ("note", "is missing")
-        );
-        let e = s
-            .validate(&json!({"id": "a", "tags": [], "note": null, "prio": "mid"}))
-            .unwrap_err();
-        assert!(
-            e.message.contains("one of \"low\", \"high\""),
-            "{}",
-            e.message
-        );
-        let e = s
-            .validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low", "x": 1}))
-            .unwrap_err();
+        let e = s.validate(&json!({"id": "a", "tags": [], "prio": "low"})).unwrap_err();
+        assert_eq!((e.path.as_str(), e.message.as_str()), ("note", "is missing"));
+        let e = s.validate(&json!({"id": "a", "tags": [], "note": null, "prio": "mid"})).unwrap_err();
+        assert!(e.message.contains("one of \"low\", \"high\""), "{}", e.message);
+        let e = s.validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low", "x": 1})).unwrap_err();
         assert_eq!(e.path, "x");
-        let e = s
-            .validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low", "due": 1.5}))
-            .unwrap_err();
-        assert_eq!(
-            (e.path.as_str(), e.message.as_str()),
-            ("due", "expected a Date, got number 1.5")
-        );
+        let e = s.validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low", "due": 1.5})).unwrap_err();
+        assert_eq!((e.path.as_str(), e.message.as_str()), ("due", "expected a Date, got number 1.5"));
     }
 
     #[test]

@@ -85,10 +85,7 @@ impl Schema {
                 None => def.clone(),
             };
             if table_index.insert(def.name.clone(), tables.len()).is_some() {
-                return Err(Error::InvalidSchema(format!(
-                    "table '{}' is defined twice",
-                    def.name
-                )));
+                return Err(Error::InvalidSchema(format!("table '{}' is defined twice", def.name)));
             }
             tables.push(Table::new(def)?);
         }
@@ -100,25 +97,13 @@ impl Schema {
                 Some(MaterializerDesc::Source { .. }) => Materializer::External,
                 None => match client_document_of_event(&desc, &e.name) {
                     Some(table) => Materializer::ClientDocumentSet { table },
-                    None => {
-                        return Err(Error::InvalidSchema(format!(
-                            "event '{}' has no materializer",
-                            e.name
-                        )))
-                    }
+                    None => return Err(Error::InvalidSchema(format!("event '{}' has no materializer", e.name))),
                 },
             };
-            let def = EventDef {
-                name: e.name.clone(),
-                client_only: e.client_only,
-                schema: e.schema.clone(),
-                materializer,
-            };
+            let def =
+                EventDef { name: e.name.clone(), client_only: e.client_only, schema: e.schema.clone(), materializer };
             if events.insert(e.name.clone(), def).is_some() {
-                return Err(Error::InvalidSchema(format!(
-                    "event '{}' is defined twice",
-                    e.name
-                )));
+                return Err(Error::InvalidSchema(format!("event '{}' is defined twice", e.name)));
             }
         }
         // Client documents get their set event even when the app did not list it.
@@ -129,26 +114,16 @@ impl Schema {
                     name,
                     client_only: true,
                     schema: client_document_set_args(doc),
-                    materializer: Materializer::ClientDocumentSet {
-                        table: t.name.clone(),
-                    },
+                    materializer: Materializer::ClientDocumentSet { table: t.name.clone() },
                 });
             }
         }
         if let Some(name) = desc.materializers.keys().find(|n| !events.contains_key(*n)) {
-            return Err(Error::InvalidSchema(format!(
-                "materializer for unknown event '{name}'"
-            )));
+            return Err(Error::InvalidSchema(format!("materializer for unknown event '{name}'")));
         }
 
         let hash = hash_of(&desc);
-        Ok(Schema {
-            desc,
-            tables,
-            table_index,
-            events,
-            hash,
-        })
+        Ok(Schema { desc, tables, table_index, events, hash })
     }
 
     pub fn desc(&self) -> &SchemaDesc {
@@ -166,16 +141,11 @@ impl Schema {
     }
 
     pub fn table(&self, name: &str) -> Result<&Table> {
-        self.table_index
-            .get(name)
-            .map(|&i| &self.tables[i])
-            .ok_or_else(|| Error::UnknownTable(name.to_string()))
+        self.table_index.get(name).map(|&i| &self.tables[i]).ok_or_else(|| Error::UnknownTable(name.to_string()))
     }
 
     pub fn event(&self, name: &str) -> Result<&EventDef> {
-        self.events
-            .get(name)
-            .ok_or_else(|| Error::UnknownEvent(name.to_string()))
+        self.events.get(name).ok_or_else(|| Error::UnknownEvent(name.to_string()))
     }
 
     /// All `CREATE` statements of the state.
@@ -207,24 +177,14 @@ fn client_document_table(def: &TableDef) -> Result<TableDef> {
         Error::InvalidSchema(format!(
             "default of client document '{}' does not fit its schema{}: {}",
             def.name,
-            if m.path.is_empty() {
-                String::new()
-            } else {
-                format!(" at '{}'", m.path)
-            },
+            if m.path.is_empty() { String::new() } else { format!(" at '{}'", m.path) },
             m.message
         ))
     })?;
     Ok(TableDef {
         name: def.name.clone(),
         columns: vec![
-            ColumnDef {
-                name: "id".into(),
-                ty: ColumnType::Text,
-                primary_key: true,
-                nullable: false,
-                default: None,
-            },
+            ColumnDef { name: "id".into(), ty: ColumnType::Text, primary_key: true, nullable: false, default: None },
             ColumnDef {
                 name: "value".into(),
                 ty: ColumnType::Json,

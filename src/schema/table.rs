@@ -125,21 +125,13 @@ impl Table {
             }
             if let Some(d) = &c.default {
                 if default_literal(c.ty, d).is_none() {
-                    return bad(format!(
-                        "default of column '{}' is not {}",
-                        c.name,
-                        c.ty.describe()
-                    ));
+                    return bad(format!("default of column '{}' is not {}", c.name, c.ty.describe()));
                 }
             }
         }
-        let pks: Vec<usize> = (0..def.columns.len())
-            .filter(|&i| def.columns[i].primary_key)
-            .collect();
+        let pks: Vec<usize> = (0..def.columns.len()).filter(|&i| def.columns[i].primary_key).collect();
         if pks.is_empty() {
-            return bad(
-                "needs a primary key column (rows are tracked by key for rollback and sync)".into(),
-            );
+            return bad("needs a primary key column (rows are tracked by key for rollback and sync)".into());
         }
         for index in &def.indexes {
             if let Some(c) = index.columns.iter().find(|c| !by_name.contains_key(*c)) {
@@ -147,11 +139,7 @@ impl Table {
             }
         }
         let single_pk = (pks.len() == 1).then(|| pks[0]);
-        Ok(Table {
-            def,
-            by_name,
-            single_pk,
-        })
+        Ok(Table { def, by_name, single_pk })
     }
 
     pub fn name(&self) -> &str {
@@ -162,10 +150,7 @@ impl Table {
         self.by_name
             .get(name)
             .map(|&i| &self.def.columns[i])
-            .ok_or_else(|| Error::UnknownColumn {
-                table: self.def.name.clone(),
-                column: name.to_string(),
-            })
+            .ok_or_else(|| Error::UnknownColumn { table: self.def.name.clone(), column: name.to_string() })
     }
 
     pub fn columns(&self) -> &[ColumnDef] {
@@ -190,19 +175,9 @@ impl Table {
                 s
             })
             .collect();
-        let pk: Vec<String> = self
-            .def
-            .columns
-            .iter()
-            .filter(|c| c.primary_key)
-            .map(|c| quote(&c.name))
-            .collect();
+        let pk: Vec<String> = self.def.columns.iter().filter(|c| c.primary_key).map(|c| quote(&c.name)).collect();
         cols.push(format!("PRIMARY KEY ({})", pk.join(", ")));
-        let mut sql = format!(
-            "CREATE TABLE {} ({});",
-            quote(&self.def.name),
-            cols.join(", ")
-        );
+        let mut sql = format!("CREATE TABLE {} ({});", quote(&self.def.name), cols.join(", "));
         for index in &self.def.indexes {
             let cols: Vec<String> = index.columns.iter().map(|c| quote(c)).collect();
             sql.push_str(&format!(

@@ -49,11 +49,7 @@ pub fn todo_schema() -> SchemaDesc {
 }
 
 /// The Rust stand-in for the app's materializer functions.
-pub fn materialize(
-    def: &EventDef,
-    rec: &EventRecord,
-    _db: &Rc<Db>,
-) -> livestore_rs::Result<Vec<WriteDesc>> {
+pub fn materialize(def: &EventDef, rec: &EventRecord, _db: &Rc<Db>) -> livestore_rs::Result<Vec<WriteDesc>> {
     let s = |k: &str| Val::Text(rec.args[k].as_str().unwrap().to_string());
     Ok(match def.name.as_str() {
         "v1.TodoCreated" => vec![WriteDesc::Insert {
@@ -71,10 +67,6 @@ pub fn materialize(
 }
 
 pub fn session() -> Session {
-    let options = SessionOptions {
-        store_id: "s".into(),
-        client_id: "c1".into(),
-        session_id: "tab1".into(),
-    };
+    let options = SessionOptions { store_id: "s".into(), client_id: "c1".into(), session_id: "tab1".into() };
     Session::new(Schema::new(todo_schema()).unwrap(), options).unwrap()
 }
