@@ -11,18 +11,12 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn created(i: usize) -> EventInput {
-    EventInput::new(
-        "v1.TodoCreated",
-        json!({ "id": format!("todo-{i}"), "text": format!("Task {i}") }),
-    )
+    EventInput::new("v1.TodoCreated", json!({ "id": format!("todo-{i}"), "text": format!("Task {i}") }))
 }
 
 fn report(name: &str, total: Duration, count: usize) {
     let per = total.as_secs_f64() * 1e6 / count as f64;
-    println!(
-        "{name:<44} {:>10.2} ms total {per:>9.2} µs/event",
-        total.as_secs_f64() * 1e3
-    );
+    println!("{name:<44} {:>10.2} ms total {per:>9.2} µs/event", total.as_secs_f64() * 1e3);
 }
 
 fn main() {
