@@ -10,8 +10,9 @@ use js_sys::{Array, Date, Object, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
+/// `obj[key]`; keys are interned, so each is made into a JS string once.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    Reflect::get(obj, &JsValue::from_str(wasm_bindgen::intern(key))).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn get_string(obj: &JsValue, key: &str) -> Option<String> {

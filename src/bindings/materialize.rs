@@ -14,7 +14,7 @@ use crate::schema::EventDef;
 use crate::session::Materialize;
 use js_sys::{Function, Object, Reflect};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -32,6 +32,10 @@ pub fn take_thrown() -> Option<JsValue> {
 
 pub struct JsMaterializers {
     functions: HashMap<String, Function>,
+    /// The app's own args objects of the events being committed that have a
+    /// function materializer, in order: handed to the functions as they are
+    /// instead of being converted back from JSON.
+    given_args: RefCell<VecDeque<JsValue>>,
     ctx: Object,
     _query: Closure<dyn Fn(JsValue) -> Result<JsValue, JsValue>>,
 }
@@ -59,7 +63,18 @@ impl JsMaterializers {
         });
         let ctx = Object::new();
         let _ = Reflect::set(&ctx, &"query".into(), query.as_ref());
-        Ok(JsMaterializers { functions: map, ctx, _query: query })
+        Ok(JsMaterializers { functions: map, given_args: RefCell::default(), ctx, _query: query })
+    }
+}
+
+impl JsMaterializers {
+    /// Queues the args object of the next event with a function materializer.
+    pub fn give_args(&self, args: JsValue) {
+        self.given_args.borrow_mut().push_back(args);
+    }
+
+    pub fn clear_given_args(&self) {
+        self.given_args.borrow_mut().clear();
     }
 }
 
@@ -77,7 +92,8 @@ impl Materialize for JsMaterializers {
         set("sessionId", record.session_id.as_str().into());
         let _ = Reflect::set(&self.ctx, &"event".into(), &event);
 
-        let args = json_to_js(&record.args, Some(&def.schema));
+        let given = self.given_args.borrow_mut().pop_front();
+        let args = given.unwrap_or_else(|| json_to_js(&record.args, Some(&def.schema)));
         CURRENT_DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
         let returned = f.call2(&JsValue::UNDEFINED, &args, &self.ctx);
         CURRENT_DB.with(|slot| *slot.borrow_mut() = None);

@@ -8,7 +8,7 @@ mod materialize;
 pub use leader::WasmLeader;
 
 use crate::event::{EventInput, EventRecord, SeqNum};
-use crate::schema::{Schema, SchemaDesc};
+use crate::schema::{Materializer, Schema, SchemaDesc};
 use crate::session::{Session, SessionOptions};
 use convert::{get, query_desc, result_to_js, to_js_serde, to_json};
 use error::{to_js, IntoJs};
@@ -115,13 +115,20 @@ impl WasmSession {
                         .into(),
                 ))
             })?;
-            let args = to_json(&get(&e, "args"), &mut String::new()).map_err(|(path, message)| {
+            let given = get(&e, "args");
+            let args = to_json(&given, &mut String::new()).map_err(|(path, message)| {
+                self.materializers.clear_given_args();
                 to_js(&crate::Error::InvalidEventArgs { event: name.clone(), path, message })
             })?;
+            if self.session.schema().event(&name).is_ok_and(|d| d.materializer == Materializer::External) {
+                self.materializers.give_args(given);
+            }
             inputs.push(EventInput { name, args });
         }
         materialize::take_thrown();
-        if let Err(e) = self.session.commit(&inputs, &self.materializers) {
+        let committed = self.session.commit(&inputs, &self.materializers);
+        self.materializers.clear_given_args();
+        if let Err(e) = committed {
             let err = to_js(&e);
             if let Some(thrown) = materialize::take_thrown() {
                 let _ = js_sys::Reflect::set(&err, &"cause".into(), &thrown);
