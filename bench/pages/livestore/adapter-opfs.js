@@ -1,0 +1,47 @@
+// LiveStore's persisted web adapter: leader in a dedicated worker (OPFS), a
+// shared worker in front of it, as LiveStore's docs and examples set it up.
+import { makePersistedAdapter } from '@livestore/adapter-web'
+import LiveStoreSharedWorker from '@livestore/adapter-web/shared-worker?sharedworker'
+import LiveStoreWorker from './livestore.worker.js?worker'
+
+export const variant = 'livestore-opfs'
+export const makeAdapter = () =>
+  makePersistedAdapter({ storage: { type: 'opfs' }, worker: LiveStoreWorker, sharedWorker: LiveStoreSharedWorker })
+
+/**
+ * Resolves once the client session has no pending events: the leader confirmed
+ * all of them (store.syncStatus().pendingCount === 0). LiveStore 0.4 has no
+ * "durable" signal: its leader confirms a batch to the sessions just before it
+ * materializes the batch and commits its OPFS transaction, so this is a lower
+ * bound of the time to durability. Checked on every sync-status update and,
+ * as a fallback, every few milliseconds (timer clamping: about 4 ms).
+ */
+export function durable(store, { timeoutMs = 60_000 } = {}) {
+  if (store.syncStatus().pendingCount === 0) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    let done = false
+    let unsubscribe
+    const finish = (err) => {
+      if (done) return
+      done = true
+      queueMicrotask(() => unsubscribe?.())
+      if (err) reject(err)
+      else resolve()
+    }
+    const check = () => {
+      if (done) return
+      const pending = store.syncStatus().pendingCount
+      if (pending === 0) return finish()
+      if (performance.now() - started > timeoutMs) {
+        return finish(new Error(`LiveStore: still ${pending} pending events after ${timeoutMs} ms`))
+      }
+      setTimeout(check, 1)
+    }
+    unsubscribe = store.subscribeSyncStatus((status) => {
+      if (status.pendingCount === 0) finish()
+    })
+    check()
+  })
+}
+export const durability = 'leader confirmed'

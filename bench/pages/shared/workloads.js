@@ -1,0 +1,311 @@
+// The workloads, written once against the API that livestore-rs and LiveStore
+// share (store.commit(events.x(args)), store.query(builder), store.subscribe(
+// queryDb(builder), cb)). Each page passes in its library through `lib`:
+//
+//   lib.name                 'livestore-rs' | 'livestore'
+//   lib.variant              the page variant ('livestore-rs', 'livestore-memory', 'livestore-opfs')
+//   lib.createStore()        → Promise<store>, a fresh store (fresh storeId)
+//   lib.events               { todoCreated, todoCompleted, todosCreatedBatch }
+//   lib.todos                the todos table (query builder)
+//   lib.queryDb              queryDb(builder) → live query definition
+//   lib.durable              null, or (store, { timeoutMs }) → Promise<void> resolving
+//                            once everything committed so far is persisted
+//   lib.durability           text shown where durable is null (e.g. 'n/a (in-memory)')
+//
+// The page exposes window.runWorkload(name, params) → Promise<Record<string, number>>;
+// bench/run.mjs opens one fresh browser context per library × workload × run and
+// calls it. Nothing here asserts on time; the sanity checks only make sure that
+// every library really did the work (row counts, result sizes).
+//
+// Warm-up, the same for every library: each timed loop is preceded by a short
+// untimed loop of the same operation on the same store (params.warmup), then the
+// page settles (waits for durability where the library has it, then 100 ms idle)
+// before the clock starts.
+
+import { wasmMemoryBytes, wasmMemoryCount } from './wasm-hook.js'
+
+const now = () => performance.now()
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+// Deterministic texts (same for both libraries): 'todo ' + 10 pseudo-random letters.
+function mulberry32(seed) {
+  return () => {
+    seed |= 0
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+function makeTexts(n, seed = 42) {
+  const rnd = mulberry32(seed)
+  const out = new Array(n)
+  for (let i = 0; i < n; i++) {
+    let s = 'todo '
+    for (let k = 0; k < 10; k++) s += String.fromCharCode(97 + Math.floor(rnd() * 26))
+    out[i] = s
+  }
+  return out
+}
+const idOf = (prefix, i) => `${prefix}${String(i).padStart(6, '0')}`
+
+function check(cond, message) {
+  if (!cond) throw new Error(`sanity check failed: ${message}`)
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN
+  const rank = Math.ceil((p / 100) * sorted.length) - 1
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]
+}
+
+export function makeWorkloads(lib) {
+  const { events, todos, queryDb } = lib
+
+  async function settle(store) {
+    if (lib.durable) await lib.durable(store, { timeoutMs: 120_000 })
+    await sleep(100)
+  }
+
+  const countRows = (store) => {
+    const c = store.query(todos.count())
+    return typeof c === 'number' ? c : Number(c)
+  }
+
+  // n separate TodoCreated commits; per-commit mean, and the mean of every
+  // `segment` commits (to see whether the cost grows with the eventlog).
+  // yieldEvery > 0: after every yieldEvery commits, give the event loop 0 ms
+  // (setTimeout) so that background work (e.g. a leader) can run; that time is
+  // not counted (only the time inside the commit loop is).
+  async function separateCommits(store, { n, warmup, segment = 1000, prefix = 't', yieldEvery = 0 }) {
+    const texts = makeTexts(n + warmup)
+    for (let i = 0; i < warmup; i++) store.commit(events.todoCreated({ id: idOf('w', i), text: texts[n + i] }))
+    await settle(store)
+    let paused = 0 // time spent yielding, subtracted
+    const marks = [0]
+    const t0 = now()
+    for (let i = 0; i < n; i++) {
+      store.commit(events.todoCreated({ id: idOf(prefix, i), text: texts[i] }))
+      if ((i + 1) % segment === 0) marks.push(now() - t0 - paused)
+      if (yieldEvery > 0 && (i + 1) % yieldEvery === 0) {
+        const p0 = now()
+        await sleep(0)
+        paused += now() - p0
+      }
+    }
+    const t1 = now()
+    return { t0, t1, busy: t1 - t0 - paused, marks }
+  }
+
+  const workloads = {
+    // W1: 1,000 separate commits: main-thread time per commit, and (where the
+    // library persists) the time until all of them are durable.
+    async W1({ n = 1000, warmup = 100, yieldEvery = 0 } = {}) {
+      const store = await lib.createStore()
+      const { t0, t1, busy } = await separateCommits(store, { n, warmup, yieldEvery })
+      const out = { commitMeanUs: (busy * 1000) / n }
+      if (lib.durable) {
+        await lib.durable(store, { timeoutMs: 120_000 })
+        const t2 = now()
+        out.durableAfterLastCommitMs = t2 - t1
+        out.durableAfterFirstCommitMs = t2 - t0
+      }
+      check(countRows(store) === n + warmup, `W1: ${n + warmup} rows`)
+      return out
+    },
+
+    // W2: n separate commits (10,000; 100,000 for livestore-rs alone): mean per
+    // commit, and the mean of the first and of the last 1,000.
+    async W2({ n = 10_000, warmup = 100, yieldEvery = 0 } = {}) {
+      const store = await lib.createStore()
+      window.__benchStore = store // kept for the W7 memory measurement after W2
+      const { busy, marks } = await separateCommits(store, { n, warmup, yieldEvery })
+      const seg = marks.length - 1
+      const first = marks[1] - marks[0]
+      const last = marks[seg] - marks[seg - 1]
+      check(countRows(store) === n + warmup, `W2: ${n + warmup} rows`)
+      return {
+        commitMeanUs: (busy * 1000) / n,
+        first1000MeanUs: first,  // ms per 1,000 commits = µs per commit
+        last1000MeanUs: last,
+        lastOverFirst: last / first,
+      }
+    },
+
+    // W3: one TodosCreatedBatch event of n items: time of the commit call.
+    async W3({ n = 10_000, warmup = 100 } = {}) {
+      const store = await lib.createStore()
+      const texts = makeTexts(n + warmup)
+      const items = (count, prefix, off) => Array.from({ length: count }, (_, i) => ({ id: idOf(prefix, i), text: texts[off + i] }))
+      store.commit(events.todosCreatedBatch({ items: items(warmup, 'w', n) }))
+      await settle(store)
+      const batch = events.todosCreatedBatch({ items: items(n, 'b', 0) })
+      const t0 = now()
+      store.commit(batch)
+      const t1 = now()
+      const out = { batchCommitMs: t1 - t0 }
+      if (lib.durable) {
+        await lib.durable(store, { timeoutMs: 120_000 })
+        out.batchDurableMs = now() - t0
+      }
+      check(countRows(store) === n + warmup, `W3: ${n + warmup} rows`)
+      return out
+    },
+
+    // W4: synchronous queries over `rows` rows (rows materialized as JS objects).
+    async W4({ rows = 10_000, n = 1000, warmup = 50 } = {}) {
+      const store = await lib.createStore()
+      const texts = makeTexts(rows)
+      store.commit(events.todosCreatedBatch({ items: texts.map((text, i) => ({ id: idOf('t', i), text })) }))
+      await settle(store)
+      check(countRows(store) === rows, `W4: ${rows} rows`)
+
+      // (a) the same query object, n times
+      const q = todos.where({ completed: false }).orderBy('text', 'asc').limit(100)
+      let r
+      for (let i = 0; i < warmup; i++) r = store.query(q)
+      let t0 = now()
+      for (let i = 0; i < n; i++) r = store.query(q)
+      const sameQueryUs = ((now() - t0) * 1000) / n
+      check(r.length === 100 && typeof r[0].text === 'string', 'W4: same query returns 100 rows')
+
+      // (b) a parameter that changes on every call: text > (some existing text)
+      const bounds = Array.from({ length: n + warmup }, (_, i) => texts[(i * 7919) % rows])
+      const qp = (v) => todos.where({ completed: false, text: { op: '>', value: v } }).orderBy('text', 'asc').limit(100)
+      for (let i = 0; i < warmup; i++) r = store.query(qp(bounds[n + i]))
+      let total = 0
+      t0 = now()
+      for (let i = 0; i < n; i++) {
+        r = store.query(qp(bounds[i]))
+        total += r.length
+      }
+      const paramQueryUs = ((now() - t0) * 1000) / n
+      check(total > 0, 'W4: parameterized queries return rows')
+
+      // (c) count
+      const qc = todos.count()
+      let c
+      for (let i = 0; i < warmup; i++) c = store.query(qc)
+      t0 = now()
+      for (let i = 0; i < n; i++) c = store.query(qc)
+      const countQueryUs = ((now() - t0) * 1000) / n
+      check(Number(c) === rows, `W4: count() = ${rows}`)
+
+      return { sameQueryUs, paramQueryUs, countQueryUs }
+    },
+
+    // W5: `subs` live subscriptions (queryDb(todos.where({ id }))), then `commits`
+    // TodoCompleted one by one, cycling over the subscribed ids: the first round
+    // changes each subscribed row once; later rounds complete rows that are
+    // already completed, so no subscription's result changes.
+    async W5({ rows = 10_000, subs = 100, commits = 1000, warmup = 20 } = {}) {
+      const store = await lib.createStore()
+      const texts = makeTexts(rows)
+      store.commit(events.todosCreatedBatch({ items: texts.map((text, i) => ({ id: idOf('t', i), text })) }))
+      // warm-up: complete rows nobody subscribes to (before subscribing)
+      const step = Math.floor(rows / subs)
+      for (let i = 0; i < warmup; i++) store.commit(events.todoCompleted({ id: idOf('t', i * step + 1) }))
+      await settle(store)
+
+      const ids = Array.from({ length: subs }, (_, k) => idOf('t', k * step))
+      const state = ids.map(() => ({ calls: 0, last: undefined }))
+      let pending = null // { sub, t0, resolve }
+      const latencies = []
+      let spurious = 0
+      let updates = 0
+      const unsubs = ids.map((id, k) =>
+        store.subscribe(queryDb(todos.where({ id })), (rows) => {
+          const t = now()
+          const s = state[k]
+          const snap = JSON.stringify(rows)
+          if (s.calls > 0) {
+            updates++
+            if (snap === s.last) spurious++
+          }
+          s.calls++
+          s.last = snap
+          if (pending && pending.sub === k) {
+            latencies.push(t - pending.t0)
+            const p = pending
+            pending = null
+            p.resolve?.()
+          }
+        }),
+      )
+      await sleep(50)
+      const initialCalls = state.reduce((a, s) => a + s.calls, 0)
+
+      const changingCommitUs = []
+      const noopCommitUs = []
+      let missed = 0
+      for (let j = 0; j < commits; j++) {
+        const k = j % subs
+        const changes = j < subs
+        const t0 = now()
+        if (changes) pending = { sub: k, t0 }
+        store.commit(events.todoCompleted({ id: ids[k] }))
+        const t1 = now()
+        ;(changes ? changingCommitUs : noopCommitUs).push((t1 - t0) * 1000)
+        if (changes && pending) {
+          // the callback did not run inside commit(): wait for it (asynchronous notification)
+          const waited = await Promise.race([
+            new Promise((resolve) => (pending.resolve = () => resolve(true))),
+            sleep(5000).then(() => false),
+          ])
+          if (!waited) {
+            missed++
+            pending = null
+          }
+        }
+      }
+      await sleep(200) // late (asynchronous) callbacks count too
+      for (const u of unsubs) u()
+      check(store.query(todos.where({ completed: true }).count()) === subs + warmup, 'W5: completed rows')
+
+      const sorted = latencies.map((x) => x * 1000).sort((a, b) => a - b)
+      const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
+      return {
+        callbackLatencyMeanUs: mean(sorted),
+        callbackLatencyP99Us: percentile(sorted, 99),
+        callbackSamples: sorted.length,
+        changingCommitMeanUs: mean(changingCommitUs),
+        noopCommitMeanUs: mean(noopCommitUs),
+        callbacksAfterInitial: updates,
+        unchangedResultCallbacks: spurious,
+        initialCalls,
+        missedCallbacks: missed,
+      }
+    },
+  }
+
+  // Page-level helpers the runner uses around the workloads (W7 memory after W2).
+  workloads.settle = async () => {
+    if (window.__benchStore) await settle(window.__benchStore)
+    return {}
+  }
+  workloads.memory = async () => memorySnapshot()
+
+  async function memorySnapshot() {
+    return { wasmMemoryBytes: wasmMemoryBytes(), wasmMemories: wasmMemoryCount(), uaMemoryBytes: await uaMemory() }
+  }
+
+  return workloads
+}
+
+/** Measures the whole page's memory (all threads, wasm included) where the browser allows it. */
+async function uaMemory() {
+  if (!globalThis.crossOriginIsolated || typeof performance.measureUserAgentSpecificMemory !== 'function') return null
+  const m = await performance.measureUserAgentSpecificMemory()
+  return m.bytes
+}
+
+export function installHarness(lib) {
+  const workloads = makeWorkloads(lib)
+  window.runWorkload = async (name, params) => {
+    const w = workloads[name]
+    if (!w) throw new Error(`unknown workload ${name} (known: ${Object.keys(workloads).join(', ')})`)
+    return await w(params ?? {})
+  }
+  window.benchInfo = { name: lib.name, variant: lib.variant, durability: lib.durability ?? null, crossOriginIsolated: globalThis.crossOriginIsolated }
+  window.benchReady = true
+}

@@ -1,0 +1,75 @@
+// The ratio chart (results/ratios.svg): one row per metric, one bar per LiveStore
+// variant, ratio LiveStore / livestore-rs of the medians on a log scale (1× = equal).
+import { UNIT_LABEL, fmtRatio } from './table.mjs'
+
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+const COLORS = { 'livestore-memory': '#4c78a8', 'livestore-opfs': '#f58518' }
+
+export function renderSvg({ summary, metrics, variants, labels, meta }) {
+  const others = variants.filter((v) => v !== 'livestore-rs')
+  const rows = metrics
+    .map((m) => ({ m, s: summary[`${m.w}.${m.key}`] }))
+    .filter(({ s }) => s && others.some((v) => s.ratios[v] !== undefined))
+  const all = rows.flatMap(({ s }) => others.map((v) => s.ratios[v]).filter((r) => r !== undefined))
+  const lo = Math.min(0.5, ...all.map((r) => r / 1.3))
+  const hi = Math.max(2, ...all.map((r) => r * 1.3))
+  const lmin = Math.floor(Math.log10(lo))
+  const lmax = Math.ceil(Math.log10(hi))
+
+  const W = 980
+  const left = 340
+  const right = 70
+  const top = 78
+  const barH = 11
+  const rowH = Math.max(20, others.length * (barH + 3) + 6)
+  const H = top + rows.length * rowH + 46
+  const x = (r) => left + ((Math.log10(r) - lmin) / (lmax - lmin)) * (W - left - right)
+
+  const out = []
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="12">`)
+  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`)
+  out.push(`<text x="16" y="24" font-size="15" font-weight="600">LiveStore ${esc(meta.versions['@livestore/livestore'] ?? '')} / livestore-rs — ratio of medians (log scale)</text>`)
+  out.push(`<text x="16" y="42" fill="#555">&gt; 1×: livestore-rs takes less time / memory / bytes. ${meta.runs} run(s) per library, fresh browser context each; ${esc(meta.chromium.match(/Chromium [0-9.]+/)?.[0] ?? meta.chromium)}; ${esc(meta.date.slice(0, 10))}.</text>`)
+  let lx = left
+  for (const v of others) {
+    out.push(`<rect x="${lx}" y="52" width="12" height="12" fill="${COLORS[v] ?? '#888'}"/><text x="${lx + 16}" y="62">${esc(labels[v] ?? v)} / livestore-rs</text>`)
+    lx += 230
+  }
+  // grid
+  for (let e = lmin; e <= lmax; e++) {
+    for (const k of [1, 2, 5]) {
+      const r = k * 10 ** e
+      if (r < 10 ** lmin || r > 10 ** lmax) continue
+      const gx = x(r).toFixed(1)
+      const major = k === 1
+      out.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${H - 40}" stroke="${r === 1 ? '#222' : major ? '#ccc' : '#eee'}" stroke-width="${r === 1 ? 1.5 : 1}"/>`)
+      if (major || lmax - lmin <= 3) out.push(`<text x="${gx}" y="${H - 26}" text-anchor="middle" fill="#555">${r >= 1 ? r : r.toPrecision(1)}×</text>`)
+    }
+  }
+  let lastW
+  rows.forEach(({ m, s }, i) => {
+    const y0 = top + i * rowH
+    if (i % 2 === 0) out.push(`<rect x="8" y="${y0 - 2}" width="${W - 16}" height="${rowH}" fill="#f7f7f7"/>`)
+    const unit = UNIT_LABEL[m.unit] ?? m.unit
+    const label = `${m.w === lastW ? '' : m.w + '  '}${m.label} (${unit})`
+    lastW = m.w
+    out.push(`<text x="${left - 8}" y="${y0 + rowH / 2 + 2}" text-anchor="end">${esc(label)}</text>`)
+    others.forEach((v, j) => {
+      const r = s.ratios[v]
+      const by = y0 + 3 + j * (barH + 3)
+      if (r === undefined) {
+        const note = s.byVariant[v]?.note
+        if (note) out.push(`<text x="${x(1) + 4}" y="${by + barH - 2}" fill="#999" font-size="10">${esc(note)}</text>`)
+        return
+      }
+      const x1 = x(1)
+      const x2 = x(r)
+      out.push(`<rect x="${Math.min(x1, x2).toFixed(1)}" y="${by}" width="${Math.max(1, Math.abs(x2 - x1)).toFixed(1)}" height="${barH}" fill="${COLORS[v] ?? '#888'}"/>`)
+      const tx = r >= 1 ? x2 + 4 : x2 - 4
+      out.push(`<text x="${tx.toFixed(1)}" y="${by + barH - 1}" font-size="10" text-anchor="${r >= 1 ? 'start' : 'end'}">${fmtRatio(r)}</text>`)
+    })
+  })
+  out.push(`<text x="${W - 16}" y="${H - 8}" text-anchor="end" fill="#999" font-size="10">bench/run.mjs — bench/results/latest.json</text>`)
+  out.push('</svg>')
+  return out.join('\n') + '\n'
+}

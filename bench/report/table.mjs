@@ -1,0 +1,101 @@
+// Summaries (median, min, max per metric and variant; ratio LiveStore / livestore-rs)
+// and the text table that bench/run.mjs prints.
+
+const BASE = 'livestore-rs'
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function stats(values) {
+  const xs = values.filter((x) => typeof x === 'number' && Number.isFinite(x))
+  if (xs.length === 0) return undefined
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length, values: xs }
+}
+
+/** One value list per metric × variant, taken from the runs (W7 from W2's memory, bundles from the build). */
+function valuesOf({ raw, bundles }, metric, variant) {
+  if (metric.key.startsWith('bundle')) {
+    const b = bundles?.[variant]?.[metric.key]
+    return { values: b === undefined ? [] : [b], runs: [] }
+  }
+  const source = metric.w === 'W7' ? 'W2' : metric.w
+  const runs = raw?.[source]?.[variant] ?? []
+  const values = runs.filter((r) => r.ok).map((r) => (metric.w === 'W7' ? r.memory?.[metric.key] : r.metrics?.[metric.key]))
+  return { values, runs }
+}
+
+export function summarize({ raw, bundles, variants, metrics }) {
+  const out = {}
+  for (const m of metrics) {
+    const byVariant = {}
+    for (const v of variants) {
+      const { values, runs } = valuesOf({ raw, bundles }, m, v)
+      const s = stats(values)
+      if (s) byVariant[v] = s
+      else if (runs.length) {
+        const failed = runs.filter((r) => !r.ok).length
+        byVariant[v] = { note: failed === runs.length ? 'failed' : m.durability ? (runs.find((r) => r.ok)?.durability ?? 'n/a') : 'n/a' }
+      }
+    }
+    const ratios = {}
+    const base = byVariant[BASE]?.median
+    if (!m.noRatio && typeof base === 'number' && base > 0) {
+      for (const v of variants) {
+        if (v === BASE) continue
+        const x = byVariant[v]?.median
+        if (typeof x === 'number') ratios[v] = x / base
+      }
+    }
+    if (Object.keys(byVariant).length) out[`${m.w}.${m.key}`] = { w: m.w, key: m.key, label: m.label, unit: m.unit, byVariant, ratios }
+  }
+  return out
+}
+
+const UNIT_SCALE = { MB: 1 / 2 ** 20, KB: 1 / 2 ** 10 }
+export const UNIT_LABEL = { MB: 'MiB', KB: 'KiB' }
+
+export function fmtNumber(x) {
+  const a = Math.abs(x)
+  if (a >= 10_000) return Math.round(x).toLocaleString('en-US')
+  if (a >= 100) return x.toFixed(0)
+  if (a >= 10) return x.toFixed(1)
+  if (a >= 1) return x.toFixed(2)
+  if (a === 0) return '0'
+  return x.toPrecision(2)
+}
+
+function cell(s, unit) {
+  if (!s) return ''
+  if (s.note) return s.note
+  const k = UNIT_SCALE[unit] ?? 1
+  if (s.n === 1) return fmtNumber(s.median * k)
+  return `${fmtNumber(s.median * k)} (${fmtNumber(s.min * k)}–${fmtNumber(s.max * k)})`
+}
+
+export const fmtRatio = (r) => (r === undefined ? '' : `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`)
+
+export function formatTable({ summary, metrics, variants, labels, meta }) {
+  const others = variants.filter((v) => v !== BASE)
+  const head = ['', 'metric', 'unit', ...variants.map((v) => labels[v] ?? v)]
+  if (variants.includes(BASE)) head.push(...others.map((v) => `${labels[v] ?? v} / rs`))
+  const rows = []
+  let lastW
+  for (const m of metrics) {
+    const s = summary[`${m.w}.${m.key}`]
+    if (!s) continue
+    const row = [m.w === lastW ? '' : m.w, m.label, UNIT_LABEL[m.unit] ?? m.unit, ...variants.map((v) => cell(s.byVariant[v], m.unit))]
+    if (variants.includes(BASE)) row.push(...others.map((v) => fmtRatio(s.ratios[v])))
+    rows.push(row)
+    lastW = m.w
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
+  const sep = widths.map((w) => '-'.repeat(w)).join('  ')
+  const title =
+    `median (min–max) of ${meta.runs} run(s), each in a fresh browser context; ${meta.chromium}; ` +
+    `LiveStore ${meta.versions['@livestore/livestore']}; ratio = LiveStore / livestore-rs (> 1: livestore-rs lower)`
+  return [title, '', line(head), sep, ...rows.map(line)].join('\n')
+}
