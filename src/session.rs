@@ -68,6 +68,7 @@ pub struct Session {
     rebase_generation: u32,
     live: LiveQueries,
     touched: Touched,
+    version: u64,
     closed: bool,
 }
 
@@ -89,6 +90,7 @@ impl Session {
             rebase_generation: 0,
             live: LiveQueries::default(),
             touched: Touched::default(),
+            version: 0,
             closed: false,
         }
     }
@@ -349,9 +351,18 @@ impl Session {
     /// Re-runs the live queries the mutations since the last refresh may
     /// affect; returns the ids of those whose result changed.
     pub fn refresh(&mut self) -> Result<Vec<u32>> {
+        if !self.touched.is_empty() {
+            self.version += 1;
+        }
         let changed = self.live.refresh(&self.db, &self.touched);
         self.touched.clear();
         changed
+    }
+
+    /// Grows with every refresh after a change of the state: a query result
+    /// is still current while this stays the same.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     pub fn query(&self, q: &QueryDesc) -> Result<QueryResult> {

@@ -149,3 +149,21 @@ fn live_queries_and_rollback() {
     assert_eq!(s.live_result(open).unwrap().as_f64(), Some(0.0));
     assert_eq!(Array::from(&s.eventlog()).length(), 0);
 }
+
+#[wasm_bindgen_test]
+fn a_repeated_query_returns_the_cached_result_until_the_state_changes() {
+    let mut s = session();
+    s.commit(events("[{ name: 'created', args: { id: 'a', text: 'Milk' } }]")).unwrap();
+    let q = "{ kind: 'select', table: 'todos', where: { completed: false }, result: 'rows' }";
+    let first = s.query(js(q)).unwrap();
+    assert!(js_sys::Object::is(&first, &s.query(js(q)).unwrap()), "same query, same state: same object");
+    let other = s.query(js("{ kind: 'select', table: 'todos', where: { completed: true }, result: 'rows' }")).unwrap();
+    assert_eq!(Array::from(&other).length(), 0);
+    s.commit(events("[{ name: 'created', args: { id: 'b', text: 'Eggs' } }]")).unwrap();
+    let after = s.query(js(q)).unwrap();
+    assert!(!js_sys::Object::is(&first, &after));
+    assert_eq!(Array::from(&after).length(), 2);
+    // A commit that fails changes nothing, and the cache stays valid.
+    assert!(s.commit(events("[{ name: 'created', args: { id: 'b', text: 'again' } }]")).is_err());
+    assert!(js_sys::Object::is(&after, &s.query(js(q)).unwrap()));
+}

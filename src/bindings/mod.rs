@@ -14,6 +14,8 @@ use convert::{get, query_desc, result_to_js, to_js_serde, to_json};
 use error::{to_js, IntoJs};
 use js_sys::{Array, Uint32Array};
 use materialize::JsMaterializers;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 
 fn schema_of(schema: JsValue) -> Result<Schema, JsValue> {
@@ -32,7 +34,20 @@ fn session_options(options: &JsValue) -> SessionOptions {
 pub struct WasmSession {
     session: Session,
     materializers: JsMaterializers,
+    results: RefCell<ResultCache>,
 }
+
+/// Decoded results of one-off queries, by SQL and bind values, valid while
+/// the state's version stays the same: an app re-reading the same query
+/// (e.g. on every render) gets the same result object back without SQLite.
+#[derive(Default)]
+struct ResultCache {
+    version: u64,
+    entries: HashMap<String, JsValue>,
+}
+
+/// Bounds the cache between commits (a commit empties it anyway).
+const RESULT_CACHE_ENTRIES: usize = 256;
 
 #[wasm_bindgen]
 impl WasmSession {
@@ -41,7 +56,7 @@ impl WasmSession {
     pub fn new(schema: JsValue, materializers: JsValue, options: JsValue) -> Result<WasmSession, JsValue> {
         let session = Session::new(schema_of(schema)?, session_options(&options)).js()?;
         let materializers = JsMaterializers::new(&materializers).js()?;
-        Ok(WasmSession { session, materializers })
+        Ok(WasmSession { session, materializers, results: RefCell::default() })
     }
 
     /// A session of a persisted store: starts from the leader's snapshot of
@@ -58,7 +73,7 @@ impl WasmSession {
             .map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a seqNum: {e}"))))?;
         let session = Session::from_snapshot(schema_of(schema)?, session_options(&options), &bytes, head).js()?;
         let materializers = JsMaterializers::new(&materializers).js()?;
-        Ok(WasmSession { session, materializers })
+        Ok(WasmSession { session, materializers, results: RefCell::default() })
     }
 
     /// This session's events not yet confirmed by the leader, oldest first.
@@ -140,10 +155,25 @@ impl WasmSession {
     }
 
     /// Runs a query once and returns its decoded result.
+    ///
+    /// The same query (SQL and bind values) returns the same result object
+    /// until the state changes: treat results as read-only.
     pub fn query(&self, q: JsValue) -> Result<JsValue, JsValue> {
         let desc = query_desc(&q).js()?;
-        let result = self.session.query(&desc).js()?;
-        Ok(result_to_js(&result, self.session.schema()))
+        let db = self.session.db().js()?;
+        let compiled = db.compile(&desc).js()?;
+        let key = format!("{}\0{:?}", compiled.sql.text, compiled.sql.params);
+        let mut cache = self.results.borrow_mut();
+        if cache.version != self.session.version() || cache.entries.len() >= RESULT_CACHE_ENTRIES {
+            cache.version = self.session.version();
+            cache.entries.clear();
+        }
+        if let Some(hit) = cache.entries.get(&key) {
+            return Ok(hit.clone());
+        }
+        let result = result_to_js(&db.run(&compiled, None).js()?, self.session.schema());
+        cache.entries.insert(key, result.clone());
+        Ok(result)
     }
 
     /// Registers a live query; its result is kept current on every commit.
