@@ -32,17 +32,18 @@ fn is_plain_object(v: &JsValue) -> bool {
 pub fn to_json(v: &JsValue, path: &mut String) -> Result<serde_json::Value, (String, String)> {
     use serde_json::Value as J;
     let fail = |path: &String, m: &str| Err((path.clone(), m.to_string()));
-    if v.is_null() || v.is_undefined() {
-        return Ok(J::Null);
-    }
-    if let Some(b) = v.as_bool() {
-        return Ok(J::Bool(b));
+    // Most likely kinds first: each check is a call into JS.
+    if let Some(s) = v.as_string() {
+        return Ok(J::String(s));
     }
     if let Some(f) = v.as_f64() {
         return number(f).ok_or_else(|| (path.clone(), format!("{f} is not a finite number")));
     }
-    if let Some(s) = v.as_string() {
-        return Ok(J::String(s));
+    if let Some(b) = v.as_bool() {
+        return Ok(J::Bool(b));
+    }
+    if v.is_null() || v.is_undefined() {
+        return Ok(J::Null);
     }
     if let Some(d) = v.dyn_ref::<Date>() {
         let ms = d.get_time();
@@ -94,11 +95,9 @@ fn number(f: f64) -> Option<serde_json::Value> {
 
 /// A value the app passes for a column, a bind or a comparison.
 pub fn to_val(v: &JsValue) -> Result<Val> {
-    if v.is_null() || v.is_undefined() {
-        return Ok(Val::Null);
-    }
-    if let Some(b) = v.as_bool() {
-        return Ok(Val::Bool(b));
+    // Most likely kinds first: each check is a call into JS.
+    if let Some(s) = v.as_string() {
+        return Ok(Val::Text(s));
     }
     if let Some(f) = v.as_f64() {
         return Ok(if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
@@ -107,8 +106,11 @@ pub fn to_val(v: &JsValue) -> Result<Val> {
             Val::Real(f)
         });
     }
-    if let Some(s) = v.as_string() {
-        return Ok(Val::Text(s));
+    if let Some(b) = v.as_bool() {
+        return Ok(Val::Bool(b));
+    }
+    if v.is_null() || v.is_undefined() {
+        return Ok(Val::Null);
     }
     if let Some(d) = v.dyn_ref::<Date>() {
         return Ok(Val::Date(d.get_time() as i64));
@@ -230,7 +232,7 @@ fn bind_of(v: &JsValue) -> Result<Bind> {
 }
 
 fn named_vals(v: &JsValue) -> Result<Vec<(String, Val)>> {
-    if !is_plain_object(v) {
+    if !v.is_object() || Array::is_array(v) {
         return Err(Error::InvalidQuery("expected an object of column values".into()));
     }
     Object::keys(v.unchecked_ref::<Object>())
@@ -248,13 +250,10 @@ fn required_string(obj: &JsValue, key: &str, what: &str) -> Result<String> {
 
 /// A builder object or a plain descriptor: builders expose theirs as `desc`.
 fn descriptor(v: &JsValue) -> JsValue {
-    if get(v, "kind").is_undefined() {
-        let d = get(v, "desc");
-        if !d.is_undefined() {
-            return d;
-        }
+    match get(v, "desc") {
+        d if d.is_undefined() => v.clone(),
+        d => d,
     }
-    v.clone()
 }
 
 pub fn query_desc(v: &JsValue) -> Result<QueryDesc> {
