@@ -48,6 +48,17 @@ export type LiveStoreErrorCode =
   | 'COMMIT_IN_MATERIALIZER'
   | 'QUERY_IN_MATERIALIZER'
   | 'UNSUPPORTED'
+  | 'OPFS_UNAVAILABLE'
+  | 'OPFS_BUSY'
+  | 'INVALID_UPSTREAM'
+  | 'PUSH_FAILED'
+  | 'EVENT_DROPPED'
+  | 'LEADER_BEHIND'
+  | 'LEADER_FAILED'
+  | 'WORKER_FAILED'
+  | 'STORE_RESET'
+  | 'SCHEMA_MISMATCH'
+  | 'TIMEOUT'
   | (string & {})
 
 /**
@@ -879,9 +890,92 @@ export interface CreateStoreOptions<S extends LiveStoreSchema<any>> {
   readonly wasm?: WasmSource
   /** Alias of `wasm` for a URL. */
   readonly wasmUrl?: string | object
-  /** Receives errors thrown by subscribers and recomputations. */
+  /**
+   * Receives errors thrown by subscribers and recomputations, and those of
+   * persistence (phase `'persist'`: a push the leader could not store, whose
+   * events were rolled back; phase `'rebase'`: an event dropped because it no
+   * longer applies after another tab's events; code `'STORE_RESET'`).
+   */
   readonly onError?: ErrorHandler
+  /**
+   * Where the store keeps its data: `makePersistedAdapter(...)` persists it in
+   * OPFS through a leader worker; without it, the store lives in memory.
+   */
+  readonly adapter?: PersistedAdapter
+  /**
+   * Boot progress: `loading` → (`migrating` → `rehydrating` with `done`/`total`
+   * when the state is rebuilt from the eventlog) → `syncing` → `done`.
+   */
+  readonly onBootStatus?: (status: BootStatus) => void
 }
+
+/** What boot is doing (see `onBootStatus`). */
+export interface BootStatus {
+  readonly stage: 'loading' | 'migrating' | 'rehydrating' | 'syncing' | 'done'
+  /** Events replayed so far (`rehydrating`). */
+  readonly done?: number
+  /** Events to replay (`rehydrating`). */
+  readonly total?: number
+  /** With `done`: whether the store is persisted (false: the browser could not, see `reason`). */
+  readonly persisted?: boolean
+  /** With `done` and `persisted: false`: why the store runs in memory. */
+  readonly reason?: string
+}
+
+/** A persisted adapter, from `makePersistedAdapter`. */
+export interface PersistedAdapter {
+  readonly kind: 'persisted'
+  readonly storage: { readonly type: 'opfs' }
+}
+
+/**
+ * The leader worker: what Vite's `?worker` import gives (a constructor), a
+ * function returning a Worker, or the URL of a module worker. Typed loosely so
+ * that no DOM lib is needed.
+ */
+export type LeaderWorkerSource = (new (options?: { name?: string }) => object) | ((options?: { name?: string }) => object) | string | object
+
+/** Options of `makePersistedAdapter`. */
+export interface PersistedAdapterOptions {
+  /** Only OPFS for now (the default). */
+  readonly storage?: { readonly type: 'opfs' }
+  /** The leader worker, whose module calls `makeWorker({ schema })` from `livestore-rs/worker`. */
+  readonly worker: LeaderWorkerSource
+  /**
+   * Events in the eventlog that this schema does not know (written by a newer
+   * version of the app): `'warn'` (default: skipped, with a warning), `'ignore'`
+   * (skipped silently) or `'fail'` (boot fails). Overrides `makeWorker`'s.
+   */
+  readonly unknownEvents?: 'warn' | 'ignore' | 'fail'
+}
+
+/**
+ * Persists the store in OPFS: every tab runs a leader worker; the one holding
+ * the store's Web Lock writes the eventlog and the state, and serves all tabs.
+ * Where OPFS, workers or Web Locks are missing, createStore warns and runs in
+ * memory (`store.persisted === false`).
+ * ```ts
+ * import LeaderWorker from './livestore.worker.ts?worker'
+ * const store = await createStore({
+ *   schema, storeId: 'todos',
+ *   adapter: makePersistedAdapter({ storage: { type: 'opfs' }, worker: LeaderWorker }),
+ *   onBootStatus: (s) => console.log(s.stage, s.done, s.total),
+ * })
+ * store.commit(events.todoCreated({ id: 'a', text: 'Buy milk' }))
+ * await store.flush() // durable now
+ * ```
+ */
+export declare function makePersistedAdapter(options: PersistedAdapterOptions): PersistedAdapter
+
+/**
+ * Deletes the local data of a store (its eventlog and state in OPFS) without
+ * opening it. If a tab has it open, its leader does it and every session of it
+ * closes (reporting `'STORE_RESET'`).
+ * ```ts
+ * await resetPersistence({ storeId: 'todos' })
+ * ```
+ */
+export declare function resetPersistence(options: { readonly storeId: string; readonly timeoutMs?: number }): Promise<void>
 
 /**
  * A store: commits events, reads and subscribes to queries. All reads and commits
@@ -938,8 +1032,39 @@ export interface Store<S extends LiveStoreSchema<any> = LiveStoreSchema> {
   setSignal<T>(sig: Signal<T>, value: NoInfer<T> | ((previous: T) => NoInfer<T>)): void
   /** The eventlog of this session, oldest first. */
   eventlog(): EventRecord[]
-  /** Closes the store; afterwards every method throws a LiveStoreError with code `'STORE_CLOSED'`. Idempotent. */
-  close(): void
+  /** Whether commits are persisted (false: an in-memory store, or the browser could not persist). */
+  readonly persisted: boolean
+  /**
+   * Resolves once everything committed so far is durable in the leader's
+   * eventlog (at once for an in-memory store). Rejects when the leader could
+   * not persist it: those events were rolled back (and reported to onError).
+   * ```ts
+   * store.commit(events.todoCreated({ id: 'a', text: 'Buy milk' }))
+   * await store.flush()
+   * ```
+   */
+  flush(): Promise<void>
+  /**
+   * Copies of the persisted database files (SQLite), from the leader, after a flush.
+   * ```ts
+   * const { eventlog, state } = await store.exportDatabase()
+   * ```
+   */
+  exportDatabase(): Promise<{ eventlog: Uint8Array; state: Uint8Array }>
+  /**
+   * Deletes the store's local data in every tab and closes the store (the
+   * other tabs' stores close too, reporting `'STORE_RESET'`). Create a new
+   * store to start over.
+   */
+  reset(): Promise<void>
+  /**
+   * Closes the store: at once, every method throws a LiveStoreError with code
+   * `'STORE_CLOSED'`; a persisted store then waits until what was committed is
+   * durable and stops its leader worker. Idempotent (returns the same promise).
+   */
+  close(): Promise<void>
+  /** The same as `close()`. */
+  shutdown(): Promise<void>
 }
 
 /**
@@ -976,8 +1101,29 @@ export declare class WasmSession {
     materializers: { readonly [event: string]: Function },
     options: { storeId: string; clientId: string; sessionId: string },
   )
+  /** A session of a persisted store, from the leader's snapshot of the state at `head`. */
+  static fromSnapshot(
+    schema: SchemaDesc,
+    materializers: { readonly [event: string]: Function },
+    options: { storeId: string; clientId: string; sessionId: string },
+    bytes: Uint8Array,
+    head: SeqNum,
+  ): WasmSession
   readonly schemaHash: string
+  /** The last event the leader confirmed. */
+  readonly upstreamHead: SeqNum
   commit(events: readonly { name: string; args: unknown }[]): Uint32Array
+  /** This session's events not yet confirmed by the leader, oldest first. */
+  pending(): EventRecord[]
+  /** Takes in events the leader appended: confirms own ones, rebases pending ones on top of others'. */
+  pull(events: readonly EventRecord[]): {
+    changed: Uint32Array
+    confirmed: number
+    rebased: boolean
+    dropped: { event: EventRecord; error: Error }[]
+  }
+  /** Undoes the newest `count` events (only pending ones); returns the changed live-query ids. */
+  rollback(count: number): Uint32Array
   query(q: QueryDesc): unknown
   subscribeQuery(q: QueryDesc): number
   unsubscribeQuery(id: number): void

@@ -26,13 +26,30 @@
 //   const unsubscribe = store.subscribe(count$, (n) => console.log(n)) // now, then on every change
 //   store.close()
 //
+// Persisted in OPFS, shared by the tabs (a leader worker per tab; the one
+// holding the store's Web Lock writes; see docs/ARCHITECTURE.md):
+//
+//   // livestore.worker.js
+//   import { makeWorker } from 'livestore-rs/worker'
+//   makeWorker({ schema })
+//   // the page
+//   import LeaderWorker from './livestore.worker.js?worker'
+//   const store = await createStore({ schema, storeId: 'todos',
+//     adapter: makePersistedAdapter({ storage: { type: 'opfs' }, worker: LeaderWorker }),
+//     onBootStatus: (s) => console.log(s.stage) })
+//   store.commit(...); await store.flush()   // durable in the leader's eventlog
+//
 // Modules: schema.js (Schema / State / Events / makeSchema), query-builder.js
 // (builders → QueryDesc / WriteDesc), reactive.js (signal / computed / queryDb and
-// the per-store graph), store.js (createStore / Store), util.js (errors, helpers).
+// the per-store graph), store.js (createStore / Store), persist.js (the persisted
+// adapter and the session's side of the leader protocol), worker.js (the leader
+// worker, `livestore-rs/worker`), wasm.js (loading the wasm), util.js (errors, helpers).
 
 export { Schema, State, Events, makeSchema } from './schema.js'
 export { signal, computed, queryDb } from './reactive.js'
-export { createStore, initWasm, Store } from './store.js'
+export { createStore, Store } from './store.js'
+export { initWasm } from './wasm.js'
+export { makePersistedAdapter, resetPersistence } from './persist.js'
 export { LiveStoreError, deepEqual } from './util.js'
 export { WasmSession } from './livestore_rs.js'
 

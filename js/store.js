@@ -1,37 +1,13 @@
 // createStore and the Store: wraps one WasmSession (the main-thread session of
-// the wasm core) and one ReactiveGraph.
+// the wasm core) and one ReactiveGraph; a persisted store also has a LeaderLink
+// (persist.js) that keeps the session in step with the leader worker.
 
-import init, { WasmSession } from './livestore_rs.js'
-import { LiveStoreError, describe, isPlainObject, decodeBySchema } from './util.js'
+import { WasmSession } from './livestore_rs.js'
+import { initWasm } from './wasm.js'
+import { LiveStoreError, describe, isPlainObject, decodeBySchema, randomId } from './util.js'
+import { bootPersisted, isPersistedAdapter } from './persist.js'
 import { ReactiveGraph, isLiveDef } from './reactive.js'
 import { isSchema } from './schema.js'
-
-let initPromise
-
-/**
- * Loads the wasm module once. `wasm` is anything wasm-bindgen's `init` accepts as
- * `module_or_path`: URL / string path / Request / Response / bytes / WebAssembly.Module.
- * Without it, the module is fetched from `livestore_rs_bg.wasm` next to this file.
- */
-export function initWasm(wasm) {
-  if (!initPromise) {
-    const p = wasm === undefined ? init() : init({ module_or_path: wasm })
-    initPromise = Promise.resolve(p).then(() => undefined)
-    initPromise.catch(() => {
-      initPromise = undefined // allow a retry with another source
-    })
-  }
-  return initPromise
-}
-
-function randomId() {
-  const c = globalThis.crypto
-  if (c && typeof c.randomUUID === 'function') return c.randomUUID().replace(/-/g, '').slice(0, 12)
-  const bytes = new Uint8Array(6)
-  if (c && typeof c.getRandomValues === 'function') c.getRandomValues(bytes)
-  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256)
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')
-}
 
 const optionError = (message) => new LiveStoreError('INVALID_OPTIONS', message)
 
@@ -40,26 +16,57 @@ function checkId(value, name, required) {
   if (typeof value !== 'string' || value === '') throw optionError(`createStore: ${name} must be a non-empty string, got ${describe(value)}`)
 }
 
-const CREATE_OPTIONS = new Set(['schema', 'storeId', 'clientId', 'sessionId', 'wasm', 'wasmUrl', 'onError'])
+const CREATE_OPTIONS = new Set(['schema', 'storeId', 'clientId', 'sessionId', 'wasm', 'wasmUrl', 'onError', 'adapter', 'onBootStatus'])
 
 /**
  * Creates a store: loads the wasm module (once), validates the options and
- * opens a session on an in-memory SQLite state.
+ * opens a session. Without `adapter` the state lives in memory only. With
+ * `makePersistedAdapter(...)` the session starts from the leader's snapshot and
+ * every commit is persisted by the leader; where the browser cannot persist
+ * (no OPFS, workers or Web Locks) it warns and runs in memory
+ * (`store.persisted === false`).
  */
 export async function createStore(options) {
   if (!isPlainObject(options)) throw optionError(`createStore: expected an options object, got ${describe(options)}`)
   for (const k of Object.keys(options)) {
     if (!CREATE_OPTIONS.has(k)) throw optionError(`createStore: unknown option '${k}' (known: ${[...CREATE_OPTIONS].join(', ')})`)
   }
-  const { schema, storeId, clientId = randomId(), sessionId = randomId(), wasm, wasmUrl, onError } = options
+  const { schema, storeId, clientId, sessionId, wasm, wasmUrl, onError, adapter, onBootStatus } = options
   if (!isSchema(schema)) throw optionError('createStore: schema must come from makeSchema({ events, state })')
   checkId(storeId, 'storeId', true)
-  checkId(clientId, 'clientId', true)
-  checkId(sessionId, 'sessionId', true)
+  checkId(clientId, 'clientId', false)
+  checkId(sessionId, 'sessionId', false)
   if (onError !== undefined && typeof onError !== 'function') throw optionError('createStore: onError must be a function')
-  await initWasm(wasm ?? wasmUrl)
-  const session = new WasmSession(schema.desc, schema.materializers, { storeId, clientId, sessionId })
-  return new Store(session, schema, { storeId, clientId, sessionId }, onError)
+  if (onBootStatus !== undefined && typeof onBootStatus !== 'function') throw optionError('createStore: onBootStatus must be a function')
+  if (adapter !== undefined && !isPersistedAdapter(adapter)) {
+    throw optionError(`createStore: adapter must come from makePersistedAdapter(...), got ${describe(adapter)}`)
+  }
+  const status = (s) => {
+    try {
+      onBootStatus?.(s)
+    } catch (e) {
+      defaultReport(e, { phase: 'onBootStatus' })
+    }
+  }
+  const wasmSource = wasm ?? wasmUrl
+  let ids = { storeId, clientId: clientId ?? randomId(), sessionId: sessionId ?? randomId() }
+  let fallback
+  if (adapter) {
+    const booted = await bootPersisted({ schema, storeId, clientId, sessionId, adapter, wasmSource, onStatus: status })
+    if (booted.link) {
+      const store = new Store(booted.session, schema, booted.ids, onError, booted.link)
+      status({ stage: 'done', persisted: true })
+      return store
+    }
+    ids = booted.ids
+    fallback = booted.fallback
+    console.warn(`[livestore-rs] store '${storeId}' is NOT persisted: ${fallback}. It runs in memory; its data is lost when the page closes.`)
+  }
+  await initWasm(wasmSource)
+  const session = new WasmSession(schema.desc, schema.materializers, ids)
+  const store = new Store(session, schema, ids, onError)
+  if (adapter) status({ stage: 'done', persisted: false, reason: fallback })
+  return store
 }
 
 function toWireEvent(e, i) {
@@ -85,8 +92,10 @@ export class Store {
   #closed = false
   #schemaHash
   #materializing = false
+  #link // LeaderLink of a persisted store
+  #closing
 
-  constructor(session, schema, ids, onError) {
+  constructor(session, schema, ids, onError, link) {
     this.#session = session
     this.#schema = schema
     this.#ids = Object.freeze({ ...ids })
@@ -100,6 +109,28 @@ export class Store {
       }
     }
     this.#graph = new ReactiveGraph({ session, tables: schema.tables, reportError })
+    this.#link = link
+    link?.attach({
+      // Upstream events run materializers too: the same guard as commit.
+      run: (fn) => this.#whileMaterializing(fn),
+      changed: (ids) => {
+        if (!this.#closed) this.#graph.onCommit(ids)
+      },
+      report: reportError,
+      reset: (asked) => {
+        if (!asked) reportError(new LiveStoreError('STORE_RESET', `the local data of store '${ids.storeId}' was deleted (reset); this store is closed: create it again`), { phase: 'persist' })
+        this.#shutdown(false)
+      },
+    })
+  }
+
+  #whileMaterializing(fn) {
+    this.#materializing = true
+    try {
+      return fn()
+    } finally {
+      this.#materializing = false
+    }
   }
 
   get storeId() {
@@ -119,6 +150,10 @@ export class Store {
   }
   get isClosed() {
     return this.#closed
+  }
+  /** Whether commits are persisted (false: in memory, also when the browser could not persist). */
+  get persisted() {
+    return this.#link !== undefined
   }
 
   #assertOpen(method) {
@@ -142,13 +177,8 @@ export class Store {
       throw new LiveStoreError('COMMIT_IN_MATERIALIZER', 'commit() cannot be called from a materializer; return writes instead')
     }
     const wire = events.map(toWireEvent)
-    let changed
-    this.#materializing = true
-    try {
-      changed = this.#session.commit(wire)
-    } finally {
-      this.#materializing = false
-    }
+    const changed = this.#whileMaterializing(() => this.#session.commit(wire))
+    this.#link?.onCommit()
     this.#graph.onCommit(changed)
   }
 
@@ -197,14 +227,66 @@ export class Store {
     })
   }
 
-  /** Closes the store: releases live queries and the session. Calling it again does nothing. */
+  /**
+   * Resolves once everything committed so far is durable in the leader's
+   * eventlog (at once for an in-memory store). Rejects if the leader could not
+   * persist it (the events were then rolled back and reported to onError).
+   */
+  flush() {
+    if (this.#closing) return this.#closing
+    return this.#link ? this.#link.flush() : Promise.resolve()
+  }
+
+  /**
+   * The persisted files, from the leader: `{ eventlog, state }` as SQLite
+   * database bytes. Flushes first, so they contain every commit made so far.
+   */
+  async exportDatabase() {
+    this.#assertOpen('exportDatabase')
+    if (!this.#link) throw new LiveStoreError('UNSUPPORTED', `exportDatabase: store '${this.#ids.storeId}' is not persisted`)
+    await this.#link.flush()
+    return this.#link.request({ type: 'export' })
+  }
+
+  /**
+   * Deletes the store's local data (eventlog and state in OPFS), in every tab:
+   * all sessions of the store close (others report 'STORE_RESET' to onError).
+   * Resolves when this store is closed; create a new one to start over.
+   */
+  async reset() {
+    this.#assertOpen('reset')
+    if (this.#link) await this.#link.request({ type: 'reset' })
+    await this.#shutdown(false)
+  }
+
+  /**
+   * Closes the store: at once no more commits or queries; a persisted store
+   * then pushes what is pending, waits until it is durable, stops its worker
+   * (another tab's worker takes over as leader) and leaves the channel.
+   * Resolves when all that is done. Calling it again returns the same promise.
+   */
   close() {
-    if (this.#closed) return
+    return this.#shutdown(true)
+  }
+
+  /** The same as close(). */
+  shutdown() {
+    return this.#shutdown(true)
+  }
+
+  #shutdown(flush) {
+    if (this.#closing) return this.#closing
     this.#closed = true
     try {
       this.#graph.close()
-    } finally {
-      this.#session.close()
+    } catch (e) {
+      defaultReport(e, { phase: 'close' })
     }
+    const link = this.#link
+    // The session outlives the graph until the link is done: pending events may still need a rebase.
+    this.#closing = link
+      ? link.close({ flush }).finally(() => this.#session.close())
+      : Promise.resolve(this.#session.close())
+    return this.#closing
   }
 }

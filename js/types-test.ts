@@ -339,3 +339,32 @@ void main
 // createStore with wasm bytes (Node) and a custom error handler
 declare const bytes: Uint8Array
 void createStore({ schema, storeId: 's', clientId: 'c', sessionId: 'x', wasm: bytes, onError: (e, ctx) => void [e, ctx.phase] })
+
+// ---- persistence ------------------------------------------------------------
+import { makePersistedAdapter, resetPersistence, type BootStatus } from './index.js'
+import { makeWorker } from './worker.js'
+
+declare const LeaderWorker: { new (options?: { name?: string }): Worker }
+async function persisted() {
+  const store = await createStore({
+    schema,
+    storeId: 'todos',
+    adapter: makePersistedAdapter({ storage: { type: 'opfs' }, worker: LeaderWorker }),
+    onBootStatus: (s: BootStatus) => void [s.stage, s.done, s.total],
+  })
+  const p: boolean = store.persisted
+  await store.flush()
+  const files: { eventlog: Uint8Array; state: Uint8Array } = await store.exportDatabase()
+  await store.shutdown()
+  await store.close()
+  await store.reset()
+  await resetPersistence({ storeId: 'todos' })
+  void [p, files]
+  makePersistedAdapter({ worker: new URL('./w.js', 'http://x/'), unknownEvents: 'ignore' })
+  // @ts-expect-error only OPFS storage
+  makePersistedAdapter({ storage: { type: 'idb' }, worker: LeaderWorker })
+}
+void persisted
+makeWorker({ schema })
+// @ts-expect-error a schema is required
+makeWorker({})

@@ -13,6 +13,7 @@ export const BRAND = Object.freeze({
   schema: Symbol.for('livestore-rs/Schema'),
   document: Symbol.for('livestore-rs/DocumentQuery'),
   baseQuery: Symbol.for('livestore-rs/baseQuery'),
+  adapter: Symbol.for('livestore-rs/Adapter'),
 })
 
 /**
@@ -180,6 +181,16 @@ export function decodeBySchema(s, v) {
     default:
       return v
   }
+}
+
+/** A random id of 12 hex characters (client and session ids). */
+export function randomId() {
+  const c = globalThis.crypto
+  if (c && typeof c.randomUUID === 'function') return c.randomUUID().replace(/-/g, '').slice(0, 12)
+  const bytes = new Uint8Array(6)
+  if (c && typeof c.getRandomValues === 'function') c.getRandomValues(bytes)
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256)
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')
 }
 
 export const describe = (v) => {

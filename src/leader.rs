@@ -109,7 +109,10 @@ impl Leader {
             None => SeqNum::ROOT,
         };
         let mut report = BootReport::default();
-        if stored_hash.as_deref() != Some(leader.state.schema.hash()) {
+        if stored_hash.is_none() && leader.head == SeqNum::ROOT {
+            // A new store: nothing to migrate, just the tables.
+            leader.replay(SeqNum::ROOT, true, m, &mut report, &mut |_| {})?;
+        } else if stored_hash.as_deref() != Some(leader.state.schema.hash()) {
             status(BootStatus::Migrating);
             report.rebuilt = true;
             leader.replay(SeqNum::ROOT, true, m, &mut report, status)?;
@@ -144,10 +147,18 @@ impl Leader {
                 w[1].seq_num, w[0].seq_num
             )));
         }
-        self.append(batch)?;
-        self.head = batch.last().expect("non-empty").seq_num;
+        // Materialize first, in a state transaction left open: a batch that
+        // does not apply is refused whole and nothing is stored. Then the
+        // eventlog commit (the durable point), then the state commit; a crash
+        // between the two is caught up on the next open.
+        let tx = self.state.conn.unchecked_transaction()?;
         let mut report = BootReport::default();
-        self.materialize_all(batch, m, &mut report)?;
+        self.materialize_in_tx(batch, m, &mut report)?;
+        let last = batch.last().expect("non-empty").seq_num;
+        self.set_state_meta("head", &serde_json::to_string(&last).expect("seqnum"))?;
+        self.append(batch)?;
+        self.head = last;
+        tx.commit()?;
         Ok(Push::Accepted)
     }
 
@@ -232,17 +243,6 @@ impl Leader {
                     e.client_only,
                 ])?;
             }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Materializes `events` and moves the state's head marker, in one transaction.
-    fn materialize_all(&self, events: &[EventRecord], m: &dyn Materialize, report: &mut BootReport) -> Result<()> {
-        let tx = self.state.conn.unchecked_transaction()?;
-        self.materialize_in_tx(events, m, report)?;
-        if let Some(last) = events.last() {
-            self.set_state_meta("head", &serde_json::to_string(&last.seq_num).expect("seqnum"))?;
         }
         tx.commit()?;
         Ok(())

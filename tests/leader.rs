@@ -60,8 +60,9 @@ fn state_dump(leader: &Leader) -> String {
 #[test]
 fn pushed_events_survive_a_reopen_and_new_sessions_start_from_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut leader, report) = open(dir.path());
-    assert!(report.rebuilt, "a new database is built for the schema");
+    let (mut leader, report, statuses) = open_with(dir.path(), todo_schema(), UnknownEvents::Warn).unwrap();
+    assert_eq!(report, BootReport::default(), "a new store has nothing to migrate");
+    assert_eq!(statuses, [BootStatus::Loading, BootStatus::Done]);
     let mut tab = session_of(&mut leader, "tab1");
     assert_eq!(commit_and_push(&mut tab, &mut leader, &[created("a"), created("b")]), Push::Accepted);
     assert_eq!(
@@ -102,6 +103,33 @@ fn a_push_not_on_top_of_the_head_is_rejected_and_the_rebased_one_accepted() {
     second.seq_num.global += 7;
     gap.push(second);
     assert_eq!(leader.push(&gap, &materialize).unwrap_err().code(), "INVALID_UPSTREAM");
+}
+
+#[test]
+fn a_batch_that_does_not_apply_is_refused_whole_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut leader, _) = open(dir.path());
+    let mut tab = session_of(&mut leader, "tab");
+    commit_and_push(&mut tab, &mut leader, &[created("a")]);
+    let before = state_dump(&leader);
+    // Two events whose second clashes with the state (as a buggy or changed
+    // materializer would): the leader refuses the batch.
+    let mut other = session_of(&mut leader, "other");
+    other.commit(&[created("b")], &materialize).unwrap();
+    let mut batch: Vec<_> = other.pending().cloned().collect();
+    let mut clash = batch[0].clone();
+    clash.parent_seq_num = clash.seq_num;
+    clash.seq_num.global += 1;
+    clash.args = json!({ "id": "a", "text": "dup" });
+    batch.push(clash);
+    let e = leader.push(&batch, &materialize).unwrap_err();
+    assert_eq!(e.code(), "MATERIALIZER_FAILED");
+    assert_eq!(state_dump(&leader), before);
+    assert_eq!(leader.head().to_string(), "e1");
+    drop(leader);
+    let (leader, report) = open(dir.path());
+    assert_eq!(report, BootReport::default());
+    assert_eq!(leader.events_after(livestore_rs::SeqNum::ROOT, 10).unwrap().len(), 1);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::event::{EventRecord, SeqNum};
 use crate::leader::{BootStatus, Leader, Push, UnknownEvents};
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use rusqlite::{Connection, OpenFlags};
-use sqlite_wasm_vfs::sahpool::{install, OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil};
+use sqlite_wasm_vfs::sahpool::{install, OpfsSAHError, OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil};
 use wasm_bindgen::prelude::*;
 
 /// The persisted eventlog and state of one store, in the leader worker.
@@ -21,12 +21,22 @@ pub struct WasmLeader {
     boot_report: JsValue,
 }
 
-fn opfs_unavailable(detail: impl std::fmt::Display) -> JsValue {
-    let err = js_sys::Error::new(&format!(
-        "OPFS is not available here ({detail}); the store cannot persist in this browser context"
-    ));
+fn opfs_error(e: OpfsSAHError) -> JsValue {
+    // Files held by another worker (a leader still shutting down) are
+    // worth retrying; anything else means no OPFS here.
+    let busy = matches!(e, OpfsSAHError::FileInUse(_) | OpfsSAHError::FilesInUse | OpfsSAHError::Busy)
+        || matches!(&e, OpfsSAHError::Opfs { message, .. } if message.contains("NoModificationAllowed"));
+    let (code, message) = if busy {
+        ("OPFS_BUSY", format!("the store's OPFS files are in use by another worker ({e}); retry once it has closed"))
+    } else {
+        (
+            "OPFS_UNAVAILABLE",
+            format!("OPFS is not available here ({e}); the store cannot persist in this browser context"),
+        )
+    };
+    let err = js_sys::Error::new(&message);
     err.set_name("LiveStoreError");
-    let _ = Reflect::set(&err, &"code".into(), &"OPFS_UNAVAILABLE".into());
+    let _ = Reflect::set(&err, &"code".into(), &code.into());
     err.into()
 }
 
@@ -39,10 +49,10 @@ async fn pool_of(store_id: &str) -> Result<OpfsSAHPoolUtil, JsValue> {
         .vfs_name(&vfs_name(store_id))
         .directory(&format!(".livestore-rs/{store_id}"))
         .build();
-    let pool = install::<sqlite_wasm_rs::WasmOsCallback>(&cfg, false).await.map_err(opfs_unavailable)?;
+    let pool = install::<sqlite_wasm_rs::WasmOsCallback>(&cfg, false).await.map_err(opfs_error)?;
     // A pool paused by an earlier `close` in this worker is reused as it is.
     if pool.is_paused() {
-        pool.resume().await.map_err(opfs_unavailable)?;
+        pool.resume().await.map_err(opfs_error)?;
     }
     Ok(pool)
 }
@@ -171,12 +181,12 @@ impl WasmLeader {
     /// Closes the databases and releases the OPFS files (for another leader).
     pub fn close(self) -> Result<(), JsValue> {
         drop(self.leader);
-        self.pool.pause().map_err(opfs_unavailable)
+        self.pool.pause().map_err(opfs_error)
     }
 
     /// Deletes a store's local files. Call with no leader open on it.
     pub async fn reset(store_id: String) -> Result<(), JsValue> {
         use sqlite_wasm_rs::vfs::VfsFilesManager;
-        pool_of(&store_id).await?.clear().map_err(opfs_unavailable)
+        pool_of(&store_id).await?.clear().map_err(opfs_error)
     }
 }

@@ -82,6 +82,12 @@ impl WasmSession {
         to_js_serde(&records)
     }
 
+    /// How many of this session's events the leader has not confirmed yet.
+    #[wasm_bindgen(getter, js_name = pendingCount)]
+    pub fn pending_count(&self) -> u32 {
+        self.session.pending().len() as u32
+    }
+
     /// The last event the leader confirmed.
     #[wasm_bindgen(getter, js_name = upstreamHead)]
     pub fn upstream_head(&self) -> JsValue {

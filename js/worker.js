@@ -1,0 +1,242 @@
+// The leader worker (`livestore-rs/worker`): every tab of a persisted store
+// starts one; the one that holds the store's Web Lock is the leader. It owns
+// the store's files in OPFS (WasmLeader: eventlog + state) and serves every
+// session over the store's BroadcastChannel (docs/ARCHITECTURE.md, "Persistence
+// and tabs"). The others wait for the lock: when the leader's tab closes or
+// crashes, the browser releases it and the next worker takes over.
+//
+//   // livestore.worker.ts
+//   import { makeWorker } from 'livestore-rs/worker'
+//   import { schema } from './schema'
+//   makeWorker({ schema })
+
+import * as wasm from './livestore_rs.js' // a namespace: WasmLeader is looked up when used
+import { initWasm } from './wasm.js'
+import { isSchema } from './schema.js'
+import { LiveStoreError, describe, isPlainObject } from './util.js'
+import { channelName, lockName, schemaFingerprint } from './persist.js'
+
+/** Events per page when reading the eventlog for a pull. */
+const PULL_PAGE = 1000
+/** How long a new leader retries opening while the previous one's OPFS handles are still being released. */
+const OPEN_RETRY_MS = 10_000
+
+const UNKNOWN_EVENTS = ['warn', 'ignore', 'fail']
+
+/**
+ * Runs the leader side of a persisted store in this dedicated worker. Call it
+ * once, at the top of the worker module; the main thread's createStore sends
+ * the init message.
+ */
+export function makeWorker(options) {
+  if (!isPlainObject(options) || !isSchema(options.schema)) {
+    throw new LiveStoreError('INVALID_OPTIONS', `makeWorker: expected { schema } with a schema from makeSchema(...), got ${describe(options)}`)
+  }
+  if (options.unknownEvents !== undefined && !UNKNOWN_EVENTS.includes(options.unknownEvents)) {
+    throw new LiveStoreError('INVALID_OPTIONS', `makeWorker: unknownEvents must be one of ${UNKNOWN_EVENTS.join(', ')}`)
+  }
+  const scope = globalThis
+  let worker
+  scope.addEventListener('message', (e) => {
+    const m = e.data
+    if (m?.type === 'init' && !worker) {
+      worker = new LeaderWorker(options, m, (msg) => scope.postMessage(msg))
+      worker.start().catch((err) => worker.fatal(err))
+    } else if (m?.type === 'close') {
+      if (worker) worker.close()
+      else scope.postMessage({ type: 'closed' })
+    }
+  })
+}
+
+class LeaderWorker {
+  #schema
+  #fingerprint
+  #unknownEvents
+  #storeId
+  #wasmSource
+  #toTab // postMessage to this worker's own tab
+  #channel
+  #leader = null // the open WasmLeader while this worker leads
+  #abort = new AbortController() // cancels the wait for the lock on close
+  #release // ends the lock callback: the lock goes to the next worker
+  #closed = false
+
+  constructor(options, init, toTab) {
+    this.#schema = options.schema
+    this.#fingerprint = schemaFingerprint(options.schema)
+    this.#unknownEvents = init.unknownEvents ?? options.unknownEvents ?? 'warn'
+    this.#storeId = init.storeId
+    this.#toTab = toTab
+    this.#wasmSource = init.wasm
+  }
+
+  async start() {
+    await initWasm(this.#wasmSource)
+    if (typeof wasm.WasmLeader?.open !== 'function') {
+      throw new LiveStoreError('UNSUPPORTED', 'this build of livestore-rs has no WasmLeader')
+    }
+    if (this.#closed) return
+    // Held for the worker's lifetime: the browser frees it when the worker ends
+    // (tab closed, crashed, or terminate()), and the next tab's worker gets it.
+    await navigator.locks
+      .request(lockName(this.#storeId), { signal: this.#abort.signal }, () => this.#lead())
+      .catch((err) => {
+        if (err?.name !== 'AbortError') throw err
+      })
+  }
+
+  async #lead() {
+    if (this.#closed) return
+    const held = new Promise((resolve) => (this.#release = resolve))
+    this.#leader = await this.#open()
+    if (this.#closed) {
+      this.#leader.close()
+      this.#leader = null
+      return
+    }
+    this.#channel = new BroadcastChannel(channelName(this.#storeId))
+    this.#channel.onmessage = (e) => this.#serve(e.data)
+    this.#send({ type: 'leader', status: this.#report() })
+    await held
+  }
+
+  /** Opens the leader, retrying while the previous leader's OPFS access handles are not released yet. */
+  async #open() {
+    const onStatus = (status) => this.#toTab({ type: 'status', status })
+    const deadline = Date.now() + OPEN_RETRY_MS
+    for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        const leader = await wasm.WasmLeader.open(this.#schema.desc, this.#schema.materializers, {
+          storeId: this.#storeId,
+          unknownEvents: this.#unknownEvents,
+          onStatus,
+        })
+        const unknown = leader.bootReport?.unknown ?? []
+        if (unknown.length && this.#unknownEvents === 'warn') {
+          console.warn(`[livestore-rs] store '${this.#storeId}': the eventlog has events this schema does not know (written by a newer app?); they were skipped: ${unknown.join(', ')}`)
+        }
+        return leader
+      } catch (err) {
+        // The previous leader's files are still open (its worker is being torn
+        // down): wait for them. Anything else (no OPFS, a failing rebuild) is final.
+        const busy = err?.code === 'OPFS_BUSY'
+        if (!busy || this.#closed) throw err
+        if (Date.now() + delay > deadline) {
+          // Not OPFS_UNAVAILABLE: falling back to memory would hide the data this store has.
+          throw new LiveStoreError('OPFS_BUSY', `the files of store '${this.#storeId}' stayed in use by another context for ${OPEN_RETRY_MS} ms: ${err.message}`)
+        }
+        await new Promise((r) => setTimeout(r, delay))
+      }
+    }
+  }
+
+  #report() {
+    const r = this.#leader?.bootReport
+    return r ? { rebuilt: r.rebuilt, caughtUp: r.caughtUp, unknown: r.unknown } : undefined
+  }
+
+  #send(message) {
+    this.#channel?.postMessage({ ...message, storeId: this.#storeId })
+  }
+
+  #serve(m) {
+    const leader = this.#leader
+    if (!leader || m?.storeId !== this.#storeId) return // resetting: sessions ask again on our `leader`
+    const to = m.sessionId
+    try {
+      switch (m.type) {
+        case 'hello': {
+          if (m.schema !== undefined && m.schema !== this.#fingerprint) {
+            // Another version of the app: a snapshot of our tables would not fit its schema.
+            this.#send({
+              type: 'error',
+              to,
+              code: 'SCHEMA_MISMATCH',
+              message: `store '${this.#storeId}' is open in another tab with another version of the app's schema (tables or events); close or reload the other tabs, then reload this one`,
+            })
+            break
+          }
+          const { bytes, head } = leader.snapshot()
+          this.#send({ type: 'snapshot', to, bytes, head })
+          break
+        }
+        case 'push': {
+          let result
+          try {
+            result = leader.push(m.batch)
+          } catch (err) {
+            // Nothing of the batch was persisted (e.g. the quota is full): the session rolls it back.
+            this.#send({ type: 'error', to, code: err?.code ?? 'PUSH_FAILED', message: String(err?.message ?? err) })
+            break
+          }
+          if (result.accepted) this.#send({ type: 'events', events: m.batch })
+          else this.#send({ type: 'rejected', to, head: result.head })
+          break
+        }
+        case 'pull': {
+          // All at once, so that no push is appended between two pages.
+          const events = []
+          for (let after = m.after; ; ) {
+            const page = leader.eventsAfter(after, PULL_PAGE)
+            events.push(...page)
+            if (page.length < PULL_PAGE) break
+            after = page[page.length - 1].seqNum
+          }
+          this.#send({ type: 'pulled', to, events })
+          break
+        }
+        case 'export': {
+          const { eventlog, state } = leader.exportFiles()
+          this.#send({ type: 'exported', to, id: m.id, eventlog, state })
+          break
+        }
+        case 'reset':
+          this.#reset().catch((err) => this.fatal(err))
+          break
+      }
+    } catch (err) {
+      this.#send({ type: 'error', to, id: m.id ?? 0, code: err?.code ?? 'LEADER_FAILED', message: String(err?.message ?? err) })
+    }
+  }
+
+  /** Deletes the store's files and starts over empty; every session is told and closes. */
+  async #reset() {
+    const leader = this.#leader
+    this.#leader = null // messages meanwhile are ignored; sessions retry on `leader`
+    leader.close()
+    try {
+      await wasm.WasmLeader.reset(this.#storeId)
+    } finally {
+      this.#send({ type: 'resetDone' })
+      if (!this.#closed) {
+        const fresh = await this.#open()
+        if (this.#closed) fresh.close() // the own tab's store closed meanwhile
+        else {
+          this.#leader = fresh
+          this.#send({ type: 'leader', status: this.#report() })
+        }
+      }
+    }
+  }
+
+  /** Closes the leader (releasing its OPFS handles) and the lock, then tells the tab. */
+  close() {
+    this.#closed = true
+    this.#abort.abort()
+    try {
+      this.#leader?.close()
+    } finally {
+      this.#leader = null
+      this.#channel?.close()
+      this.#release?.()
+      this.#toTab({ type: 'closed' })
+    }
+  }
+
+  fatal(err) {
+    console.error('[livestore-rs] leader worker:', err)
+    this.#toTab({ type: 'fatal', code: err?.code ?? 'LEADER_FAILED', message: String(err?.message ?? err) })
+    this.#release?.()
+  }
+}
