@@ -1052,6 +1052,17 @@ export interface Store<S extends LiveStoreSchema<any> = LiveStoreSchema> {
    */
   exportDatabase(): Promise<{ eventlog: Uint8Array; state: Uint8Array }>
   /**
+   * Replaces the store's local data with an exported eventlog and rebuilds the
+   * state from it. Every tab's store of this id closes (the others report
+   * `'STORE_RESET'`); create a new store to use the imported data.
+   * ```ts
+   * const { eventlog } = await oldStore.exportDatabase()
+   * await store.importDatabase({ eventlog })
+   * const fresh = await createStore({ schema, storeId, adapter })
+   * ```
+   */
+  importDatabase(data: { eventlog: Uint8Array }): Promise<void>
+  /**
    * Deletes the store's local data in every tab and closes the store (the
    * other tabs' stores close too, reporting `'STORE_RESET'`). Create a new
    * store to start over.

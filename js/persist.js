@@ -439,7 +439,7 @@ export class LeaderLink {
         // The store's local data was deleted: this session's state describes nothing that exists any more.
         let asked = false
         for (const [id, r] of this.#requests) {
-          if (r.message.type === 'reset') {
+          if (r.message.type === 'reset' || r.message.type === 'import') {
             asked = true
             this.#answer(id, undefined)
           }

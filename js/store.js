@@ -249,6 +249,22 @@ export class Store {
   }
 
   /**
+   * Replaces the store's local data with an exported eventlog
+   * (`(await store.exportDatabase()).eventlog`); the state is rebuilt from it.
+   * Every tab's store of this id closes (others report 'STORE_RESET' to
+   * onError); resolves when this one is closed: create a new store to use it.
+   */
+  async importDatabase({ eventlog } = {}) {
+    this.#assertOpen('importDatabase')
+    if (!this.#link) throw new LiveStoreError('UNSUPPORTED', `importDatabase: store '${this.#ids.storeId}' is not persisted`)
+    if (!(eventlog instanceof Uint8Array)) {
+      throw new LiveStoreError('INVALID_ARGUMENT', 'importDatabase: expected { eventlog: Uint8Array } as exportDatabase() returns it')
+    }
+    await this.#link.request({ type: 'import', eventlog })
+    await this.#shutdown(false)
+  }
+
+  /**
    * Deletes the store's local data (eventlog and state in OPFS), in every tab:
    * all sessions of the store close (others report 'STORE_RESET' to onError).
    * Resolves when this store is closed; create a new one to start over.

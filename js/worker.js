@@ -194,6 +194,11 @@ class LeaderWorker {
         case 'reset':
           this.#reset().catch((err) => this.fatal(err))
           break
+        case 'import':
+          // The sessions' states describe the old eventlog: they close, as on reset.
+          leader.importEventlog(m.eventlog)
+          this.#send({ type: 'resetDone' })
+          break
       }
     } catch (err) {
       this.#send({ type: 'error', to, id: m.id ?? 0, code: err?.code ?? 'LEADER_FAILED', message: String(err?.message ?? err) })

@@ -38,6 +38,9 @@ pub enum Error {
     #[error("invalid events from upstream: {0}")]
     InvalidUpstream(String),
 
+    #[error("cannot import: {0}")]
+    InvalidImport(String),
+
     #[error("the store is closed")]
     StoreClosed,
 
@@ -68,6 +71,7 @@ impl Error {
             Error::Sql(_) => "SQL_ERROR",
             Error::Rollback(_) => "ROLLBACK_FAILED",
             Error::InvalidUpstream(_) => "INVALID_UPSTREAM",
+            Error::InvalidImport(_) => "INVALID_IMPORT",
             Error::StoreClosed => "STORE_CLOSED",
             Error::UnknownLiveQuery(_) => "UNKNOWN_LIVE_QUERY",
         }

@@ -82,6 +82,54 @@ CREATE TABLE IF NOT EXISTS __livestore_events (
 const STATE_META_SQL: &str =
     "CREATE TABLE IF NOT EXISTS __livestore_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/// Events after `seq` in `conn`'s eventlog table, oldest first.
+fn read_events(conn: &Connection, seq: SeqNum, limit: usize) -> Result<Vec<EventRecord>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq_global, seq_client, rebase_generation, parent_global, parent_client, \
+         parent_rebase_generation, name, args, client_id, session_id, client_only \
+         FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?) \
+         ORDER BY seq_global, seq_client LIMIT ?",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![seq.global as i64, seq.client, limit], |r| {
+        let args: String = r.get(7)?;
+        Ok(EventRecord {
+            seq_num: SeqNum { global: r.get::<_, i64>(0)? as u64, client: r.get(1)?, rebase_generation: r.get(2)? },
+            parent_seq_num: SeqNum {
+                global: r.get::<_, i64>(3)? as u64,
+                client: r.get(4)?,
+                rebase_generation: r.get(5)?,
+            },
+            name: r.get(6)?,
+            args: serde_json::from_str(&args).unwrap_or(serde_json::Value::Null),
+            client_id: r.get(8)?,
+            session_id: r.get(9)?,
+            client_only: r.get(10)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn insert_events(conn: &Connection, events: &[EventRecord]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("INSERT INTO __livestore_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
+    for e in events {
+        stmt.execute(params![
+            e.seq_num.global as i64,
+            e.seq_num.client,
+            e.seq_num.rebase_generation,
+            e.parent_seq_num.global as i64,
+            e.parent_seq_num.client,
+            e.parent_seq_num.rebase_generation,
+            e.name,
+            e.args.to_string(),
+            e.client_id,
+            e.session_id,
+            e.client_only,
+        ])?;
+    }
+    Ok(())
+}
+
 /// Events read per page when replaying, so a long log is never all in memory.
 const PAGE: usize = 1_000;
 
@@ -164,29 +212,35 @@ impl Leader {
 
     /// The events after `seq`, oldest first.
     pub fn events_after(&self, seq: SeqNum, limit: usize) -> Result<Vec<EventRecord>> {
-        let mut stmt = self.eventlog.prepare_cached(
-            "SELECT seq_global, seq_client, rebase_generation, parent_global, parent_client, \
-             parent_rebase_generation, name, args, client_id, session_id, client_only \
-             FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?) \
-             ORDER BY seq_global, seq_client LIMIT ?",
-        )?;
-        let rows = stmt.query_map(params![seq.global as i64, seq.client, limit as i64], |r| {
-            let args: String = r.get(7)?;
-            Ok(EventRecord {
-                seq_num: SeqNum { global: r.get::<_, i64>(0)? as u64, client: r.get(1)?, rebase_generation: r.get(2)? },
-                parent_seq_num: SeqNum {
-                    global: r.get::<_, i64>(3)? as u64,
-                    client: r.get(4)?,
-                    rebase_generation: r.get(5)?,
-                },
-                name: r.get(6)?,
-                args: serde_json::from_str(&args).unwrap_or(serde_json::Value::Null),
-                client_id: r.get(8)?,
-                session_id: r.get(9)?,
-                client_only: r.get(10)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        read_events(&self.eventlog, seq, limit)
+    }
+
+    /// Replaces the eventlog with the one in `bytes` (an exported
+    /// `eventlog.db`) and rebuilds the state from it. Interrupted at any
+    /// point, the next open rebuilds the state from whichever eventlog is there.
+    pub fn import_eventlog(&mut self, bytes: &[u8], m: &dyn Materialize) -> Result<()> {
+        let invalid = |why: String| Error::InvalidImport(why);
+        let mut source = Connection::open_in_memory()?;
+        source
+            .deserialize_read_exact(rusqlite::MAIN_DB, bytes, bytes.len(), true)
+            .map_err(|e| invalid(format!("not a SQLite database: {e}")))?;
+        let events = read_events(&source, SeqNum::ROOT, usize::MAX)
+            .map_err(|e| invalid(format!("not an eventlog of livestore-rs: {e}")))?;
+        let mut parent = SeqNum::ROOT;
+        for e in &events {
+            if e.parent_seq_num != parent {
+                return Err(invalid(format!("event {} has parent {}, expected {parent}", e.seq_num, e.parent_seq_num)));
+            }
+            parent = e.seq_num;
+        }
+        // Mark the state stale first: from here on, any open rebuilds it.
+        self.state.conn.execute("DELETE FROM __livestore_state WHERE key = 'schemaHash'", [])?;
+        let tx = self.eventlog.unchecked_transaction()?;
+        tx.execute("DELETE FROM __livestore_events", [])?;
+        insert_events(&tx, &events)?;
+        tx.commit()?;
+        self.head = parent;
+        self.replay(SeqNum::ROOT, true, m, &mut BootReport::default(), &mut |_| {})
     }
 
     /// The state database file, for a session to start from, and the head it reflects.
@@ -225,25 +279,7 @@ impl Leader {
 
     fn append(&self, batch: &[EventRecord]) -> Result<()> {
         let tx = self.eventlog.unchecked_transaction()?;
-        {
-            let mut stmt =
-                tx.prepare_cached("INSERT INTO __livestore_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
-            for e in batch {
-                stmt.execute(params![
-                    e.seq_num.global as i64,
-                    e.seq_num.client,
-                    e.seq_num.rebase_generation,
-                    e.parent_seq_num.global as i64,
-                    e.parent_seq_num.client,
-                    e.parent_seq_num.rebase_generation,
-                    e.name,
-                    e.args.to_string(),
-                    e.client_id,
-                    e.session_id,
-                    e.client_only,
-                ])?;
-            }
-        }
+        insert_events(&tx, batch)?;
         tx.commit()?;
         Ok(())
     }

@@ -235,3 +235,29 @@ fn an_interrupted_rebuild_starts_over_on_the_next_open() {
     assert_eq!(report.caught_up, 3);
     assert_eq!(state_dump(&leader), before);
 }
+
+#[test]
+fn an_exported_eventlog_imports_into_another_store_and_rebuilds_its_state() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut a, _) = open(a_dir.path());
+    let mut tab = session_of(&mut a, "tab");
+    commit_and_push(&mut tab, &mut a, &[created("a"), created("b")]);
+    commit_and_push(&mut tab, &mut a, &[EventInput::new("v1.TodoCompleted", json!({ "id": "b" }))]);
+    let (_, eventlog) = a.export().unwrap();
+
+    let (mut b, _) = open(b_dir.path());
+    let mut other = session_of(&mut b, "other");
+    commit_and_push(&mut other, &mut b, &[created("z")]);
+    let before = state_dump(&b);
+    let e = b.import_eventlog(b"not a database at all", &materialize).unwrap_err();
+    assert_eq!(e.code(), "INVALID_IMPORT");
+    assert_eq!(state_dump(&b), before);
+
+    b.import_eventlog(&eventlog, &materialize).unwrap();
+    assert_eq!(state_dump(&b), state_dump(&a));
+    assert_eq!(b.head().to_string(), "e3");
+    drop(b);
+    let (b, report) = open(b_dir.path());
+    assert_eq!(report, BootReport::default());
+    assert_eq!(state_dump(&b), state_dump(&a));
+}

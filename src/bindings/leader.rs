@@ -178,6 +178,13 @@ impl WasmLeader {
         Ok(out.into())
     }
 
+    /// Replaces the eventlog with an exported one (`exportFiles().eventlog`)
+    /// and rebuilds the state from it.
+    #[wasm_bindgen(js_name = importEventlog)]
+    pub fn import_eventlog(&mut self, eventlog: Vec<u8>) -> Result<(), JsValue> {
+        self.leader.import_eventlog(&eventlog, &self.materializers).js()
+    }
+
     /// Closes the databases and releases the OPFS files (for another leader).
     pub fn close(self) -> Result<(), JsValue> {
         drop(self.leader);

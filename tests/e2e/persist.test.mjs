@@ -345,6 +345,24 @@ test('a new build with a changed materializer rebuilds the state from the eventl
   }
 })
 
+test('an exported eventlog imports into another store, replacing its data', async () => {
+  const profile = await newProfile()
+  try {
+    const page = await openApp(profile, 'export-source')
+    const r = await app(page, async () => {
+      const a = window.__app
+      a.add('x', 7)
+      await a.flush()
+      return { source: a.rows().map((row) => row.id), imported: await a.importInto('import-target') }
+    })
+    assert.equal(r.source.length, 7)
+    assert.deepEqual(r.imported, r.source)
+    assert.deepEqual(profile.problems, [])
+  } finally {
+    await profile.context.close()
+  }
+})
+
 test('reset deletes the local data in every tab', async () => {
   const profile = await newProfile()
   try {

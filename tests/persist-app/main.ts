@@ -103,6 +103,20 @@ try {
     const header = (b: Uint8Array) => new TextDecoder().decode(b.slice(0, 15))
     return { eventlog: eventlog.byteLength, state: state.byteLength, headers: [header(eventlog), header(state)] }
   }
+  // Exports this store's eventlog and imports it into store `target` (which has
+  // data of its own); returns the ids a new store of `target` then has.
+  app.importInto = async (target: string) => {
+    const { eventlog } = await store.exportDatabase()
+    const adapter = makePersistedAdapter({ storage: { type: 'opfs' }, worker: LeaderWorker })
+    const other = await createStore({ schema, storeId: target, adapter })
+    other.commit(events.todoCreated({ id: 'zz-local', text: 'replaced by the import' }))
+    await other.flush()
+    await other.importDatabase({ eventlog })
+    const fresh = await createStore({ schema, storeId: target, adapter })
+    const ids = fresh.query(todos.orderBy('id', 'asc')).map((r) => r.id)
+    await fresh.close()
+    return ids
+  }
   app.resetPersistence = resetPersistence
   app.ready = true
   status.textContent = `ready (${store.persisted ? 'persisted' : 'in memory'})`
