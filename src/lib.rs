@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod leader;
 pub mod live;
+pub mod protocol;
 pub mod query;
 pub mod schema;
 pub mod session;
