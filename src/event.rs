@@ -72,3 +72,27 @@ impl EventRecord {
         EventInput { name: self.name.clone(), args: self.args.clone() }
     }
 }
+
+impl EventRecord {
+    /// Reads a record from a row whose first ten columns are `seq_global,
+    /// seq_client, rebase_generation, parent_global, parent_client,
+    /// parent_rebase_generation, name, args (JSON text), client_id,
+    /// session_id` (the eventlog tables of the leader and the sync server).
+    pub fn from_row(r: &rusqlite::Row<'_>, client_only: bool) -> rusqlite::Result<EventRecord> {
+        let args: String = r.get(7)?;
+        Ok(EventRecord {
+            seq_num: SeqNum { global: r.get::<_, i64>(0)? as u64, client: r.get(1)?, rebase_generation: r.get(2)? },
+            parent_seq_num: SeqNum {
+                global: r.get::<_, i64>(3)? as u64,
+                client: r.get(4)?,
+                rebase_generation: r.get(5)?,
+            },
+            name: r.get(6)?,
+            // Written from a serde_json::Value, so it parses back.
+            args: serde_json::from_str(&args).unwrap_or(serde_json::Value::Null),
+            client_id: r.get(8)?,
+            session_id: r.get(9)?,
+            client_only,
+        })
+    }
+}

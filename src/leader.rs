@@ -91,22 +91,8 @@ fn read_events(conn: &Connection, seq: SeqNum, limit: usize) -> Result<Vec<Event
          ORDER BY seq_global, seq_client LIMIT ?",
     )?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = stmt.query_map(params![seq.global as i64, seq.client, limit], |r| {
-        let args: String = r.get(7)?;
-        Ok(EventRecord {
-            seq_num: SeqNum { global: r.get::<_, i64>(0)? as u64, client: r.get(1)?, rebase_generation: r.get(2)? },
-            parent_seq_num: SeqNum {
-                global: r.get::<_, i64>(3)? as u64,
-                client: r.get(4)?,
-                rebase_generation: r.get(5)?,
-            },
-            name: r.get(6)?,
-            args: serde_json::from_str(&args).unwrap_or(serde_json::Value::Null),
-            client_id: r.get(8)?,
-            session_id: r.get(9)?,
-            client_only: r.get(10)?,
-        })
-    })?;
+    let rows =
+        stmt.query_map(params![seq.global as i64, seq.client, limit], |r| EventRecord::from_row(r, r.get(10)?))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

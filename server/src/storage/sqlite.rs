@@ -1,5 +1,5 @@
 use super::{new_backend_id, Append, Result, Storage, StorageError};
-use livestore_rs::{EventRecord, SeqNum};
+use livestore_rs::EventRecord;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -201,23 +201,8 @@ impl Storage for SqliteStorage {
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![key, after, limit], |r| {
-            let args: String = r.get(7)?;
-            Ok(EventRecord {
-                seq_num: SeqNum { global: r.get::<_, i64>(0)? as u64, client: r.get(1)?, rebase_generation: r.get(2)? },
-                parent_seq_num: SeqNum {
-                    global: r.get::<_, i64>(3)? as u64,
-                    client: r.get(4)?,
-                    rebase_generation: r.get(5)?,
-                },
-                name: r.get(6)?,
-                // Written from a serde_json::Value, so it parses back.
-                args: serde_json::from_str(&args).unwrap_or(serde_json::Value::Null),
-                client_id: r.get(8)?,
-                session_id: r.get(9)?,
-                client_only: false,
-            })
-        })?;
+        // Only synced events reach the server.
+        let rows = stmt.query_map(params![key, after, limit], |r| EventRecord::from_row(r, false))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
