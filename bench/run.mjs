@@ -3,12 +3,14 @@
 // on 127.0.0.1 with cross-origin isolation headers, drives the Debian Chromium
 // with playwright-core, and for each run × workload × library variant opens a
 // fresh browser context, loads the variant's page and calls
-// window.runWorkload(name, params) in it. Prints a table of medians (min–max)
-// with the ratio LiveStore / livestore-rs, writes results/latest.json and
-// results/ratios.svg.
+// window.runWorkload(name, params) in it (W6: prepares a persisted store in one
+// page, then boots it in a new page of the same profile). Prints a table of
+// medians (min–max) with the ratios LiveStore / livestore-rs for each storage
+// (in-memory, OPFS), writes results/latest.json and results/ratios.svg.
 //
 //   node run.mjs [--quick] [--runs N] [--only W1,W4] [--variants livestore-rs,livestore-memory]
 //                [--context profile|incognito] [--no-build] [--out results]
+//                [--w6-100k-livestore]      (W6-100k for LiveStore too: ~5 min per run)
 //                [--set W2.yieldEvery=100]   (override a workload parameter; `--set n=500` for all)
 //
 // Use `bash bench/run` (installs the bench dependencies and builds ../pkg when missing).
@@ -41,19 +43,22 @@ const CHROMIUM_ARGS = [
   '--enable-blink-features=ForceEagerMeasureMemory',
 ]
 
-export const LIBRARY_OF = { 'livestore-rs': 'livestore-rs', 'livestore-memory': 'livestore', 'livestore-opfs': 'livestore' }
+export const LIBRARY_OF = { 'livestore-rs': 'livestore-rs', 'livestore-rs-opfs': 'livestore-rs', 'livestore-memory': 'livestore', 'livestore-opfs': 'livestore' }
 export const VARIANT_LABEL = {
-  'livestore-rs': 'livestore-rs',
+  'livestore-rs': 'livestore-rs in-memory',
   'livestore-memory': 'LiveStore in-memory',
+  'livestore-rs-opfs': 'livestore-rs OPFS',
   'livestore-opfs': 'LiveStore OPFS',
 }
+const PERSISTED = ['livestore-rs-opfs', 'livestore-opfs']
 
 // ---------------------------------------------------------------------------
 // Workloads as the runner sees them. `page` is the name of the page workload
 // (window.runWorkload); `variants` limits a workload to some variants; `memory`
 // measures the main thread's memory before and after (W7 is measured on W2's
-// page, after its 10,000 commits). W6 (boot of a persisted store) and W8 (sync)
-// slot in here with their own `steps` (e.g. populate → reload → boot).
+// page, after its 10,000 commits); `steps: 'boot'` is W6 (W6prepare in a first
+// page, then a new page of the same profile boots the store: runBoot); `runs`
+// caps the number of runs of a workload (a number, or per variant). W8 (sync) slots in here with its own steps.
 
 export const WORKLOADS = [
   { id: 'W1', page: 'W1', params: { n: 1000, warmup: 100 }, title: '1,000 separate commits' },
@@ -63,13 +68,30 @@ export const WORKLOADS = [
     page: 'W2',
     params: { n: 100_000, warmup: 100 },
     title: '100,000 separate commits (livestore-rs alone)',
-    variants: ['livestore-rs'],
+    variants: ['livestore-rs', 'livestore-rs-opfs'],
+    runs: { 'livestore-rs-opfs': 1 }, // its flush of 100,000 pending events takes ~30 s (±10% over 3 runs)
     group: 'W2',
   },
   { id: 'W3', page: 'W3', params: { n: 10_000, warmup: 100 }, title: 'one TodosCreatedBatch of 10,000 items' },
   { id: 'W4', page: 'W4', params: { rows: 10_000, n: 1000, warmup: 50 }, title: 'queries over 10,000 rows' },
   { id: 'W5', page: 'W5', params: { rows: 10_000, subs: 100, commits: 1000, warmup: 20 }, title: '100 subscriptions, 1,000 TodoCompleted' },
-  // W6: boot of a persisted store with N events (populate, close, reload, time to first query) — later.
+  {
+    id: 'W6',
+    steps: 'boot',
+    params: { n: 10_000, batch: 1000 },
+    title: 'boot of a persisted store with 10,000 events',
+    variants: PERSISTED,
+  },
+  {
+    id: 'W6-100k',
+    steps: 'boot',
+    params: { n: 100_000, batch: 1000 },
+    title: 'boot of a persisted store with 100,000 events (livestore-rs alone)',
+    variants: ['livestore-rs-opfs'], // LiveStore: --w6-100k-livestore (its page 1 alone takes ~5 min)
+    notRun: { 'livestore-opfs': 'not run (~5 min/run)' },
+    runs: 3,
+    group: 'W6',
+  },
   // W8: sync through a local sync backend (push/pull latency, rebase) — later.
 ]
 
@@ -80,9 +102,11 @@ export const METRICS = [
   { w: 'W2', key: 'commitMeanUs', label: 'commit, mean per commit', unit: 'µs' },
   { w: 'W2', key: 'first1000MeanUs', label: 'first 1,000 commits, mean', unit: 'µs' },
   { w: 'W2', key: 'last1000MeanUs', label: 'last 1,000 commits, mean', unit: 'µs' },
+  { w: 'W2', key: 'durableAfterLastCommitMs', label: 'durable after the last commit', unit: 'ms', durability: true },
   { w: 'W2-100k', key: 'commitMeanUs', label: '100k: commit, mean per commit', unit: 'µs' },
   { w: 'W2-100k', key: 'first1000MeanUs', label: '100k: first 1,000 commits, mean', unit: 'µs' },
   { w: 'W2-100k', key: 'last1000MeanUs', label: '100k: last 1,000 commits, mean', unit: 'µs' },
+  { w: 'W2-100k', key: 'durableAfterLastCommitMs', label: '100k: durable after the last commit', unit: 'ms', durability: true },
   { w: 'W3', key: 'batchCommitMs', label: 'commit of the batch event', unit: 'ms' },
   { w: 'W3', key: 'batchDurableMs', label: 'batch durable (from commit)', unit: 'ms', durability: true },
   { w: 'W4', key: 'sameQueryUs', label: 'same query ×1,000, mean', unit: 'µs' },
@@ -92,6 +116,14 @@ export const METRICS = [
   { w: 'W5', key: 'callbackLatencyP99Us', label: 'commit → callback, p99', unit: 'µs' },
   { w: 'W5', key: 'noopCommitMeanUs', label: 'commit changing no result, mean', unit: 'µs' },
   { w: 'W5', key: 'unchangedResultCallbacks', label: 'callbacks with unchanged rows', unit: 'calls', noRatio: true },
+  { w: 'W6', key: 'storeReadyMs', label: 'script start → store ready', unit: 'ms', persistedOnly: true },
+  { w: 'W6', key: 'firstQueryMs', label: 'script start → first query (count) returned', unit: 'ms', persistedOnly: true },
+  { w: 'W6', key: 'hundredRowsMs', label: 'script start → then 100-row query returned', unit: 'ms', persistedOnly: true },
+  { w: 'W6', key: 'prepareMs', label: '(page 1) 10× commit 1,000 events + durable', unit: 'ms', persistedOnly: true },
+  { w: 'W6-100k', key: 'storeReadyMs', label: '100k: script start → store ready', unit: 'ms', persistedOnly: true },
+  { w: 'W6-100k', key: 'firstQueryMs', label: '100k: script start → first query (count)', unit: 'ms', persistedOnly: true },
+  { w: 'W6-100k', key: 'hundredRowsMs', label: '100k: script start → then 100-row query', unit: 'ms', persistedOnly: true },
+  { w: 'W6-100k', key: 'prepareMs', label: '100k: (page 1) 100× commit 1,000 + durable', unit: 'ms', persistedOnly: true },
   { w: 'W7', key: 'jsHeapBytes', label: 'main-thread JS heap after W2', unit: 'MB' },
   { w: 'W7', key: 'wasmMemoryBytes', label: 'main-thread wasm memory after W2', unit: 'MB' },
   { w: 'W7', key: 'mainThreadBytes', label: 'main thread, JS heap + wasm', unit: 'MB' },
@@ -119,6 +151,7 @@ function parseArgs(argv) {
     else if (a.startsWith('--variants')) opts.variants = value().split(',').map((s) => s.trim())
     else if (a.startsWith('--context')) opts.context = value()
     else if (a === '--no-build') opts.build = false
+    else if (a === '--w6-100k-livestore') opts.w6LiveStore100k = true
     else if (a.startsWith('--set')) {
       const [k, v] = value().split('=')
       const [w, param] = k.includes('.') ? k.split('.') : [null, k]
@@ -127,7 +160,7 @@ function parseArgs(argv) {
     }
     else if (a.startsWith('--out')) opts.out = value()
     else if (a === '-h' || a === '--help') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).join('\n'))
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).join('\n'))
       process.exit(0)
     } else throw new Error(`unknown argument ${a}`)
   }
@@ -143,7 +176,7 @@ function selectedWorkloads(only, sets) {
   if (only) {
     const want = new Set(only)
     if (want.has('W7')) want.add('W2') // W7 is measured after W2
-    list = WORKLOADS.filter((w) => want.has(w.id) || (w.group && want.has(w.group)))
+    list = WORKLOADS.filter((w) => want.has(w.id.toUpperCase()) || (w.group && want.has(w.group)))
   }
   return list.map((w) => {
     const params = { ...w.params }
@@ -227,20 +260,66 @@ async function mainThreadMemory(page, cdp) {
   }
 }
 
-async function runOne({ chromium, browser, baseUrl, variant, workload, opts }) {
+function watchPage(page, errors) {
+  page.on('pageerror', (e) => errors.push(String(e)))
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`)
+  })
+  page.setDefaultTimeout(15 * 60_000)
+}
+
+async function openBenchPage(page, url) {
+  await page.goto(url)
+  await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 })
+  const info = await page.evaluate(() => window.benchInfo)
+  if (!info.crossOriginIsolated) throw new Error('the page is not cross-origin isolated')
+  return info
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * W6 in one fresh profile: page 1 commits and persists the store (W6prepare,
+ * which ends with the store's shutdown), a new page is opened and page 1 is
+ * closed; after 1 s (page 1's workers are gone) the new page loads the variant
+ * with `?boot=<storeId>&n=<n>`, which boots the store from its first script
+ * statement and publishes the times (workloads.js, bootFromUrl).
+ */
+async function runBoot({ context, baseUrl, variant, workload, errors, run }) {
+  const storeId = `boot-${workload.id.toLowerCase()}-${run}`
+  const params = { ...workload.params, storeId }
+  const page1 = context.pages()[0] ?? (await context.newPage())
+  watchPage(page1, errors)
+  const info = await openBenchPage(page1, `${baseUrl}/${variant}/`)
+  const t = Date.now()
+  const prepared = await page1.evaluate(([p]) => window.runWorkload('W6prepare', p), [params])
+  const page2 = await context.newPage() // first, so that closing page 1 leaves the browser open
+  watchPage(page2, errors)
+  await page1.close()
+  await sleep(1000)
+  const t2 = Date.now()
+  await page2.goto(`${baseUrl}/${variant}/?boot=${encodeURIComponent(storeId)}&n=${params.n}`)
+  await page2.waitForFunction(() => window.__bootResult !== undefined, null, { timeout: 15 * 60_000 })
+  const booted = await page2.evaluate(() => window.__bootResult)
+  if (booted.error) throw new Error(`boot page: ${booted.error}`)
+  return {
+    ok: true,
+    metrics: { ...booted, prepareMs: prepared.prepareMs, shutdownMs: prepared.shutdownMs },
+    wallMs: Date.now() - t,
+    bootWallMs: Date.now() - t2,
+    durability: info.durability,
+    pageErrors: errors,
+  }
+}
+
+async function runOne({ chromium, browser, baseUrl, variant, workload, opts, run }) {
   const { context, close } = await openContext(chromium, browser, opts)
   const errors = []
   try {
+    if (workload.steps === 'boot') return await runBoot({ context, baseUrl, variant, workload, errors, run })
     const page = context.pages()[0] ?? (await context.newPage())
-    page.on('pageerror', (e) => errors.push(String(e)))
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console.error: ${m.text()}`)
-    })
-    page.setDefaultTimeout(15 * 60_000)
-    await page.goto(`${baseUrl}/${variant}/`)
-    await page.waitForFunction(() => window.benchReady === true, null, { timeout: 60_000 })
-    const info = await page.evaluate(() => window.benchInfo)
-    if (!info.crossOriginIsolated) throw new Error('the page is not cross-origin isolated')
+    watchPage(page, errors)
+    const info = await openBenchPage(page, `${baseUrl}/${variant}/`)
     let cdp
     let before
     if (workload.memory) {
@@ -302,7 +381,9 @@ function pkgInfo() {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2))
-  const workloads = selectedWorkloads(opts.only, opts.sets)
+  const workloads = selectedWorkloads(opts.only, opts.sets).map((w) =>
+    w.id === 'W6-100k' && opts.w6LiveStore100k ? { ...w, variants: PERSISTED, title: 'boot of a persisted store with 100,000 events' } : w,
+  )
   if (workloads.length === 0) throw new Error(`--only ${opts.only} selects no workload (known: ${WORKLOADS.map((w) => w.id).join(', ')}, W7)`)
   const started = Date.now()
 
@@ -320,11 +401,13 @@ async function main() {
   try {
     for (let run = 0; run < opts.runs; run++) {
       for (const w of workloads) {
-        const variants = opts.variants.filter((v) => !w.variants || w.variants.includes(v))
+        const runsOf = (v) => (typeof w.runs === 'number' ? w.runs : w.runs?.[v]) ?? Infinity
+        const variants = opts.variants.filter((v) => (!w.variants || w.variants.includes(v)) && run < runsOf(v))
+        if (variants.length === 0) continue
         // rotate the order of the libraries from run to run
         const order = variants.map((_, i) => variants[(i + run) % variants.length])
         for (const v of order) {
-          const r = await runOne({ chromium, browser, baseUrl: server.url, variant: v, workload: w, opts })
+          const r = await runOne({ chromium, browser, baseUrl: server.url, variant: v, workload: w, opts, run })
           ;((raw[w.id] ??= {})[v] ??= []).push({ run, ...r })
           if (r.ok) log(`run ${run + 1}/${opts.runs} ${w.id} ${v}: ${(r.wallMs / 1000).toFixed(1)} s`)
           else log(`run ${run + 1}/${opts.runs} ${w.id} ${v}: FAILED ${r.error.split('\n')[0]}`)
@@ -357,6 +440,13 @@ async function main() {
       vite: packageVersion('vite'),
     },
   }
+  // Workloads with fewer runs than --runs (the table's title lists them).
+  meta.fewerRuns = workloads.flatMap((w) =>
+    opts.variants
+      .filter((v) => !w.variants || w.variants.includes(v))
+      .map((v) => ({ w: w.id, variant: v, runs: Math.min(opts.runs, (typeof w.runs === 'number' ? w.runs : w.runs?.[v]) ?? Infinity) }))
+      .filter((x) => x.runs < opts.runs),
+  )
   const result = { meta, workloads, metrics: METRICS, variants: opts.variants, labels: VARIANT_LABEL, bundles, summary, raw }
 
   console.log(formatTable({ summary, metrics: METRICS, variants: opts.variants, labels: VARIANT_LABEL, meta }))

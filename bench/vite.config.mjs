@@ -1,9 +1,12 @@
 // Vite config of the benchmark pages. One build per page variant, each into its
 // own folder of bench/dist/ (so each variant's bundle is exactly what it ships):
 //
-//   livestore-rs       pages/livestore-rs/  'livestore-rs' → ../pkg (LIVESTORE_PKG_DIR overrides)
+//   livestore-rs       pages/livestore-rs/  in memory; 'livestore-rs' → ../pkg (LIVESTORE_PKG_DIR overrides)
 //   livestore-memory   pages/livestore/     LiveStore 0.4, makeInMemoryAdapter
+//   livestore-rs-opfs  pages/livestore-rs/  makePersistedAdapter (OPFS, leader worker livestore-rs.worker.js)
 //   livestore-opfs     pages/livestore/     LiveStore 0.4, makePersistedAdapter (OPFS, workers)
+//
+// `#adapter` is the page's adapter-memory.js or adapter-opfs.js.
 //
 // bench/run.mjs calls pageConfig(variant) with Vite's build(); by hand:
 //   BENCH_PAGE=livestore-opfs npx vite build --config vite.config.mjs
@@ -13,7 +16,8 @@ import { fileURLToPath } from 'node:url'
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = resolve(here, '..')
 
-export const VARIANTS = ['livestore-rs', 'livestore-memory', 'livestore-opfs']
+// Table order: each in-memory pair, then each OPFS pair (livestore-rs first in a pair).
+export const VARIANTS = ['livestore-rs', 'livestore-memory', 'livestore-rs-opfs', 'livestore-opfs']
 
 export function pkgDir() {
   return process.env.LIVESTORE_PKG_DIR ? resolve(process.env.LIVESTORE_PKG_DIR) : join(repo, 'pkg')
@@ -21,17 +25,21 @@ export function pkgDir() {
 
 export function pageConfig(variant) {
   if (!VARIANTS.includes(variant)) throw new Error(`unknown bench page variant '${variant}' (known: ${VARIANTS.join(', ')})`)
-  const isRs = variant === 'livestore-rs'
+  const isRs = variant.startsWith('livestore-rs')
+  const persisted = variant.endsWith('-opfs')
   const pkg = pkgDir()
-  const alias = isRs
-    ? [
-        { find: /^livestore-rs$/, replacement: join(pkg, 'index.js') },
-        { find: /^livestore-rs\/(.*)$/, replacement: join(pkg, '$1') },
-      ]
-    : [{ find: /^#adapter$/, replacement: join(here, 'pages', 'livestore', variant === 'livestore-opfs' ? 'adapter-opfs.js' : 'adapter-memory.js') }]
+  const pageDir = join(here, 'pages', isRs ? 'livestore-rs' : 'livestore')
+  const alias = [{ find: /^#adapter$/, replacement: join(pageDir, persisted ? 'adapter-opfs.js' : 'adapter-memory.js') }]
+  if (isRs) {
+    alias.push(
+      { find: /^livestore-rs$/, replacement: join(pkg, 'index.js') },
+      { find: /^livestore-rs\/worker$/, replacement: join(pkg, 'worker.js') },
+      { find: /^livestore-rs\/(.*)$/, replacement: join(pkg, '$1') },
+    )
+  }
   return {
     configFile: false,
-    root: join(here, 'pages', isRs ? 'livestore-rs' : 'livestore'),
+    root: pageDir,
     base: `/${variant}/`,
     logLevel: 'warn',
     clearScreen: false,

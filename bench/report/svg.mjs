@@ -1,12 +1,15 @@
-// The ratio chart (results/ratios.svg): one row per metric, one bar per LiveStore
-// variant, ratio LiveStore / livestore-rs of the medians on a log scale (1× = equal).
-import { UNIT_LABEL, fmtRatio } from './table.mjs'
+// The ratio chart (results/ratios.svg): one row per metric, one bar per pair
+// (LiveStore in-memory / livestore-rs in-memory, LiveStore OPFS / livestore-rs
+// OPFS), ratio of the medians on a log scale (1× = equal).
+import { UNIT_LABEL, fmtRatio, pairsIn } from './table.mjs'
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 const COLORS = { 'livestore-memory': '#4c78a8', 'livestore-opfs': '#f58518' }
 
 export function renderSvg({ summary, metrics, variants, labels, meta }) {
-  const others = variants.filter((v) => v !== 'livestore-rs')
+  const pairs = pairsIn(variants)
+  const others = pairs.map((p) => p.other)
+  const baseOf = Object.fromEntries(pairs.map((p) => [p.other, p.base]))
   const rows = metrics
     .map((m) => ({ m, s: summary[`${m.w}.${m.key}`] }))
     .filter(({ s }) => s && others.some((v) => s.ratios[v] !== undefined))
@@ -28,12 +31,12 @@ export function renderSvg({ summary, metrics, variants, labels, meta }) {
   const out = []
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="12">`)
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`)
-  out.push(`<text x="16" y="24" font-size="15" font-weight="600">LiveStore ${esc(meta.versions['@livestore/livestore'] ?? '')} / livestore-rs — ratio of medians (log scale)</text>`)
-  out.push(`<text x="16" y="42" fill="#555">&gt; 1×: livestore-rs takes less time / memory / bytes. ${meta.runs} run(s) per library, fresh browser context each; ${esc(meta.chromium.match(/Chromium [0-9.]+/)?.[0] ?? meta.chromium)}; ${esc(meta.date.slice(0, 10))}.</text>`)
+  out.push(`<text x="16" y="24" font-size="15" font-weight="600">LiveStore ${esc(meta.versions['@livestore/livestore'] ?? '')} / livestore-rs, same storage — ratio of medians (log scale)</text>`)
+  out.push(`<text x="16" y="42" fill="#555">&gt; 1×: livestore-rs takes less time / memory / bytes. Medians of ${meta.runs} run(s)${meta.fewerRuns?.length ? ' (fewer: ' + esc([...new Set(meta.fewerRuns.map((x) => x.w))].join(', ')) + ')' : ''}, a fresh browser context each.</text>`)
   let lx = left
   for (const v of others) {
-    out.push(`<rect x="${lx}" y="52" width="12" height="12" fill="${COLORS[v] ?? '#888'}"/><text x="${lx + 16}" y="62">${esc(labels[v] ?? v)} / livestore-rs</text>`)
-    lx += 230
+    out.push(`<rect x="${lx}" y="52" width="12" height="12" fill="${COLORS[v] ?? '#888'}"/><text x="${lx + 16}" y="62">${esc(labels[v] ?? v)} / ${esc(labels[baseOf[v]] ?? baseOf[v])}</text>`)
+    lx += 310
   }
   // grid
   for (let e = lmin; e <= lmax; e++) {
@@ -69,6 +72,7 @@ export function renderSvg({ summary, metrics, variants, labels, meta }) {
       out.push(`<text x="${tx.toFixed(1)}" y="${by + barH - 1}" font-size="10" text-anchor="${r >= 1 ? 'start' : 'end'}">${fmtRatio(r)}</text>`)
     })
   })
+  out.push(`<text x="16" y="${H - 8}" fill="#999" font-size="10">${esc(meta.chromium.match(/Chromium [0-9.]+/)?.[0] ?? meta.chromium)}, ${meta.machine?.cpus ?? '?'} CPUs; ${esc(meta.date.slice(0, 10))}</text>`)
   out.push(`<text x="${W - 16}" y="${H - 8}" text-anchor="end" fill="#999" font-size="10">bench/run.mjs — bench/results/latest.json</text>`)
   out.push('</svg>')
   return out.join('\n') + '\n'

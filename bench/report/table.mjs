@@ -1,7 +1,17 @@
-// Summaries (median, min, max per metric and variant; ratio LiveStore / livestore-rs)
-// and the text table that bench/run.mjs prints.
+// Summaries (median, min, max per metric and variant; ratio LiveStore / livestore-rs
+// within each pair of the same kind of storage) and the text table that bench/run.mjs prints.
 
-const BASE = 'livestore-rs'
+/**
+ * The pairs compared: each LiveStore variant against the livestore-rs variant
+ * with the same storage. `ratios[other]` = median(other) / median(base).
+ */
+export const PAIRS = [
+  { other: 'livestore-memory', base: 'livestore-rs', label: 'in-memory' },
+  { other: 'livestore-opfs', base: 'livestore-rs-opfs', label: 'OPFS' },
+]
+const IN_MEMORY = new Set(PAIRS.map((p) => p.base).filter((v) => !v.endsWith('-opfs')).concat(['livestore-memory']))
+/** The pairs of which both variants are in `variants`. */
+export const pairsIn = (variants) => PAIRS.filter((p) => variants.includes(p.other) && variants.includes(p.base))
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b)
@@ -27,9 +37,10 @@ function valuesOf({ raw, bundles }, metric, variant) {
   return { values, runs }
 }
 
-export function summarize({ raw, bundles, variants, metrics }) {
+export function summarize({ raw, bundles, variants, metrics, workloads = [] }) {
   const out = {}
   for (const m of metrics) {
+    const workload = workloads.find((w) => w.id === m.w)
     const byVariant = {}
     for (const v of variants) {
       const { values, runs } = valuesOf({ raw, bundles }, m, v)
@@ -38,15 +49,15 @@ export function summarize({ raw, bundles, variants, metrics }) {
       else if (runs.length) {
         const failed = runs.filter((r) => !r.ok).length
         byVariant[v] = { note: failed === runs.length ? 'failed' : m.durability ? (runs.find((r) => r.ok)?.durability ?? 'n/a') : 'n/a' }
-      }
+      } else if (m.persistedOnly && workload && IN_MEMORY.has(v)) byVariant[v] = { note: 'n/a (in-memory)' }
+      else if (workload?.notRun?.[v] && !workload.variants?.includes(v)) byVariant[v] = { note: workload.notRun[v] }
     }
     const ratios = {}
-    const base = byVariant[BASE]?.median
-    if (!m.noRatio && typeof base === 'number' && base > 0) {
-      for (const v of variants) {
-        if (v === BASE) continue
-        const x = byVariant[v]?.median
-        if (typeof x === 'number') ratios[v] = x / base
+    if (!m.noRatio) {
+      for (const { other, base } of pairsIn(variants)) {
+        const b = byVariant[base]?.median
+        const x = byVariant[other]?.median
+        if (typeof b === 'number' && b > 0 && typeof x === 'number') ratios[other] = x / b
       }
     }
     if (Object.keys(byVariant).length) out[`${m.w}.${m.key}`] = { w: m.w, key: m.key, label: m.label, unit: m.unit, byVariant, ratios }
@@ -78,16 +89,15 @@ function cell(s, unit) {
 export const fmtRatio = (r) => (r === undefined ? '' : `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`)
 
 export function formatTable({ summary, metrics, variants, labels, meta }) {
-  const others = variants.filter((v) => v !== BASE)
-  const head = ['', 'metric', 'unit', ...variants.map((v) => labels[v] ?? v)]
-  if (variants.includes(BASE)) head.push(...others.map((v) => `${labels[v] ?? v} / rs`))
+  const pairs = pairsIn(variants)
+  const head = ['', 'metric', 'unit', ...variants.map((v) => labels[v] ?? v), ...pairs.map((p) => `${p.label}: LiveStore / rs`)]
   const rows = []
   let lastW
   for (const m of metrics) {
     const s = summary[`${m.w}.${m.key}`]
     if (!s) continue
     const row = [m.w === lastW ? '' : m.w, m.label, UNIT_LABEL[m.unit] ?? m.unit, ...variants.map((v) => cell(s.byVariant[v], m.unit))]
-    if (variants.includes(BASE)) row.push(...others.map((v) => fmtRatio(s.ratios[v])))
+    row.push(...pairs.map((p) => fmtRatio(s.ratios[p.other])))
     rows.push(row)
     lastW = m.w
   }
@@ -96,6 +106,9 @@ export function formatTable({ summary, metrics, variants, labels, meta }) {
   const sep = widths.map((w) => '-'.repeat(w)).join('  ')
   const title =
     `median (min–max) of ${meta.runs} run(s), each in a fresh browser context; ${meta.chromium}; ` +
-    `LiveStore ${meta.versions['@livestore/livestore']}; ratio = LiveStore / livestore-rs (> 1: livestore-rs lower)`
-  return [title, '', line(head), sep, ...rows.map(line)].join('\n')
+    `LiveStore ${meta.versions['@livestore/livestore']}; ratio = LiveStore / livestore-rs with the same storage ` +
+    `(${pairs.map((p) => `${labels[p.other] ?? p.other} / ${labels[p.base] ?? p.base}`).join('; ') || 'no pair selected'}; > 1: livestore-rs lower)`
+  const fewer = (meta.fewerRuns ?? []).map((x) => `${x.w} ${labels[x.variant] ?? x.variant}: ${x.runs}`)
+  const foot = fewer.length ? ['', `fewer runs: ${fewer.join('; ')}`] : []
+  return [title, '', line(head), sep, ...rows.map(line), ...foot].join('\n')
 }

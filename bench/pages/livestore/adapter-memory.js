@@ -5,3 +5,4 @@ export const variant = 'livestore-memory'
 export const makeAdapter = () => makeInMemoryAdapter()
 export const durable = null
 export const durability = 'n/a (in-memory)'
+export const shutdown = (store) => store.shutdownPromise()

@@ -45,3 +45,14 @@ export function durable(store, { timeoutMs = 60_000 } = {}) {
   })
 }
 export const durability = 'leader confirmed'
+
+/**
+ * Waits until the leader confirmed everything (durable() above), gives it
+ * `graceMs` to commit its OPFS transaction (the confirmation comes just before
+ * it), then shuts the store down. W6 then checks in a new page that every row is there.
+ */
+export async function shutdown(store, { graceMs = 500 } = {}) {
+  await durable(store, { timeoutMs: 120_000 })
+  await new Promise((r) => setTimeout(r, graceMs))
+  await store.shutdownPromise()
+}

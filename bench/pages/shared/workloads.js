@@ -4,15 +4,21 @@
 //
 //   lib.name                 'livestore-rs' | 'livestore'
 //   lib.variant              the page variant ('livestore-rs', 'livestore-memory', 'livestore-opfs')
-//   lib.createStore()        → Promise<store>, a fresh store (fresh storeId)
+//   lib.scriptStart          performance.now() at the page script's first statement (t0.js)
+//   lib.createStore(opts)    → Promise<store>, a fresh store (fresh storeId), or with
+//                            opts.storeId that store (W6 reopens a persisted one);
+//                            opts.onBootStatus is passed through
 //   lib.events               { todoCreated, todoCompleted, todosCreatedBatch }
 //   lib.todos                the todos table (query builder)
 //   lib.queryDb              queryDb(builder) → live query definition
 //   lib.durable              null, or (store, { timeoutMs }) → Promise<void> resolving
 //                            once everything committed so far is persisted
 //   lib.durability           text shown where durable is null (e.g. 'n/a (in-memory)')
+//   lib.shutdown(store)      → Promise<void>: waits until durable (where it can) and closes
 //
 // The page exposes window.runWorkload(name, params) → Promise<Record<string, number>>;
+// loaded with `?boot=<storeId>&n=<rows>` it boots that persisted store at once
+// instead (W6, see bootFromUrl) and publishes window.__bootResult.
 // bench/run.mjs opens one fresh browser context per library × workload × run and
 // calls it. Nothing here asserts on time; the sanity checks only make sure that
 // every library really did the work (row counts, result sizes).
@@ -123,13 +129,19 @@ export function makeWorkloads(lib) {
       const seg = marks.length - 1
       const first = marks[1] - marks[0]
       const last = marks[seg] - marks[seg - 1]
-      check(countRows(store) === n + warmup, `W2: ${n + warmup} rows`)
-      return {
+      const out = {
         commitMeanUs: (busy * 1000) / n,
         first1000MeanUs: first,  // ms per 1,000 commits = µs per commit
         last1000MeanUs: last,
         lastOverFirst: last / first,
       }
+      if (lib.durable) {
+        const t1 = now()
+        await lib.durable(store, { timeoutMs: 600_000 })
+        out.durableAfterLastCommitMs = now() - t1
+      }
+      check(countRows(store) === n + warmup, `W2: ${n + warmup} rows`)
+      return out
     },
 
     // W3: one TodosCreatedBatch event of n items: time of the commit call.
@@ -193,6 +205,7 @@ export function makeWorkloads(lib) {
 
       return { sameQueryUs, paramQueryUs, countQueryUs }
     },
+
 
     // W5: `subs` live subscriptions (queryDb(todos.where({ id }))), then `commits`
     // TodoCompleted one by one, cycling over the subscribed ids: the first round
@@ -276,6 +289,62 @@ export function makeWorkloads(lib) {
         missedCallbacks: missed,
       }
     },
+
+    // W6, step 1 (page 1 of a fresh profile): a persisted store `storeId` with
+    // n TodoCreated events (one event per todo), committed `batch` events per
+    // store.commit(...) call, waiting until durable after each; then the store
+    // is shut down (flushed) and the runner closes the page. Step 2 is
+    // bootFromUrl() in a new page of the same profile.
+    async W6prepare({ n = 10_000, batch = 1000, storeId } = {}) {
+      if (!lib.durable) throw new Error('W6 needs a persisted variant')
+      const store = await lib.createStore({ storeId })
+      const texts = makeTexts(n)
+      const t0 = now()
+      for (let i = 0; i < n; i += batch) {
+        const evs = []
+        for (let j = i; j < Math.min(n, i + batch); j++) evs.push(events.todoCreated({ id: idOf('t', j), text: texts[j] }))
+        store.commit(...evs)
+        await lib.durable(store, { timeoutMs: 600_000 })
+      }
+      const t1 = now()
+      check(countRows(store) === n, `W6 prepare: ${n} rows`)
+      await lib.shutdown(store)
+      return { prepareMs: t1 - t0, shutdownMs: now() - t1 }
+    },
+  }
+
+  /**
+   * W6, step 2: this page was loaded with `?boot=<storeId>&n=<rows>` in the
+   * profile where W6prepare persisted that store. Times from the page script's
+   * first statement (lib.scriptStart) until createStore resolved (store ready),
+   * until the first query returned (todos.count()), and until a 100-row query
+   * after it returned (todos.where({ completed: false }).orderBy('text').limit(100)).
+   */
+  workloads.bootFromUrl = async (storeId, n) => {
+    const t0 = lib.scriptStart
+    const stages = []
+    const store = await lib.createStore({
+      storeId,
+      onBootStatus: (s) => stages.push({ stage: s.stage, done: s.done, total: s.total, atMs: now() - t0 }),
+    })
+    const t1 = now()
+    const count = countRows(store)
+    const t2 = now()
+    const rows = store.query(todos.where({ completed: false }).orderBy('text', 'asc').limit(100))
+    const t3 = now()
+    check(count === n, `W6 boot: the booted store has ${count} rows, expected ${n}`)
+    check(rows.length === Math.min(100, n) && typeof rows[0].text === 'string', 'W6 boot: the 100-row query returns 100 rows')
+    check(countRows(store) === n && store.query(todos.where({ id: idOf('t', n - 1) })).length === 1, 'W6 boot: the last todo is there')
+    return {
+      storeReadyMs: t1 - t0,
+      firstQueryMs: t2 - t0,
+      hundredRowsMs: t3 - t0,
+      countQueryMs: t2 - t1,
+      hundredRowsQueryMs: t3 - t2,
+      scriptStartMs: t0, // from navigation start to the page script's first statement
+      persisted: lib.name === 'livestore-rs' ? store.persisted : undefined,
+      stages,
+    }
   }
 
   // Page-level helpers the runner uses around the workloads (W7 memory after W2).
@@ -301,6 +370,14 @@ async function uaMemory() {
 
 export function installHarness(lib) {
   const workloads = makeWorkloads(lib)
+  const boot = new URLSearchParams(location.search)
+  if (boot.has('boot')) {
+    // W6 step 2: boot the persisted store right away (the runner only waits for the result).
+    workloads
+      .bootFromUrl(boot.get('boot'), Number(boot.get('n')))
+      .then((r) => (window.__bootResult = r))
+      .catch((e) => (window.__bootResult = { error: String(e?.stack ?? e) }))
+  }
   window.runWorkload = async (name, params) => {
     const w = workloads[name]
     if (!w) throw new Error(`unknown workload ${name} (known: ${Object.keys(workloads).join(', ')})`)
