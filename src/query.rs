@@ -276,9 +276,9 @@ pub fn resolve_session<'a>(id: &'a str, session_id: &'a str) -> &'a str {
     }
 }
 
-pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<(Sql, Option<String>)> {
+pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<Sql> {
     let mut params = Vec::new();
-    let (text, table) = match w {
+    let text = match w {
         WriteDesc::Insert { table, values, on_conflict } => {
             let t = schema.table(table)?;
             let mut cols = Vec::new();
@@ -310,7 +310,7 @@ pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<(Sql, Option<Stri
                 }
                 _ => {}
             }
-            (text, table)
+            text
         }
         WriteDesc::Update { table, set, filter } => {
             let t = schema.table(table)?;
@@ -322,7 +322,7 @@ pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<(Sql, Option<Stri
                 text.push_str(" WHERE ");
                 where_sql(t, w, &mut text, &mut params)?;
             }
-            (text, table)
+            text
         }
         WriteDesc::Delete { table, filter } => {
             let t = schema.table(table)?;
@@ -331,13 +331,13 @@ pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<(Sql, Option<Stri
                 text.push_str(" WHERE ");
                 where_sql(t, w, &mut text, &mut params)?;
             }
-            (text, table)
+            text
         }
         WriteDesc::Sql { sql, bind } => {
-            return Ok((Sql { text: sql.clone(), params: bind.clone() }, None));
+            return Ok(Sql { text: sql.clone(), params: bind.clone() });
         }
     };
-    Ok((Sql { text, params: Bind::Positional(params) }, Some(table.clone())))
+    Ok(Sql { text, params: Bind::Positional(params) })
 }
 
 fn set_sql(t: &Table, set: &[(String, Val)], params: &mut Vec<Val>) -> Result<String> {

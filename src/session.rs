@@ -431,8 +431,7 @@ pub fn materialize_event(
             }
             Materializer::External => {
                 for write in m.materialize(def, record, db)? {
-                    let (sql, _) = crate::query::compile_write(&db.schema, &write)?;
-                    db.execute(&sql)?;
+                    db.execute(&crate::query::compile_write(&db.schema, &write)?)?;
                 }
             }
             Materializer::ClientDocumentSet { table } => {
