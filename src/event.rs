@@ -74,6 +74,23 @@ impl EventRecord {
 }
 
 impl EventRecord {
+    /// The ten column values `from_row` reads, in its order.
+    pub fn row_values(&self) -> [rusqlite::types::Value; 10] {
+        use rusqlite::types::Value::{Integer, Text};
+        [
+            Integer(self.seq_num.global as i64),
+            Integer(self.seq_num.client.into()),
+            Integer(self.seq_num.rebase_generation.into()),
+            Integer(self.parent_seq_num.global as i64),
+            Integer(self.parent_seq_num.client.into()),
+            Integer(self.parent_seq_num.rebase_generation.into()),
+            Text(self.name.clone()),
+            Text(self.args.to_string()),
+            Text(self.client_id.clone()),
+            Text(self.session_id.clone()),
+        ]
+    }
+
     /// Reads a record from a row whose first ten columns are `seq_global,
     /// seq_client, rebase_generation, parent_global, parent_client,
     /// parent_rebase_generation, name, args (JSON text), client_id,

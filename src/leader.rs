@@ -99,19 +99,8 @@ fn read_events(conn: &Connection, seq: SeqNum, limit: usize) -> Result<Vec<Event
 fn insert_events(conn: &Connection, events: &[EventRecord]) -> Result<()> {
     let mut stmt = conn.prepare_cached("INSERT INTO __livestore_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
     for e in events {
-        stmt.execute(params![
-            e.seq_num.global as i64,
-            e.seq_num.client,
-            e.seq_num.rebase_generation,
-            e.parent_seq_num.global as i64,
-            e.parent_seq_num.client,
-            e.parent_seq_num.rebase_generation,
-            e.name,
-            e.args.to_string(),
-            e.client_id,
-            e.session_id,
-            e.client_only,
-        ])?;
+        let client_only = rusqlite::types::Value::Integer(e.client_only.into());
+        stmt.execute(rusqlite::params_from_iter(e.row_values().into_iter().chain([client_only])))?;
     }
     Ok(())
 }

@@ -170,19 +170,8 @@ impl Storage for SqliteStorage {
         {
             let mut insert = tx.prepare_cached("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")?;
             for e in batch {
-                insert.execute(params![
-                    key,
-                    e.seq_num.global as i64,
-                    e.seq_num.client,
-                    e.seq_num.rebase_generation,
-                    e.parent_seq_num.global as i64,
-                    e.parent_seq_num.client,
-                    e.parent_seq_num.rebase_generation,
-                    e.name,
-                    e.args.to_string(),
-                    e.client_id,
-                    e.session_id,
-                ])?;
+                let store = rusqlite::types::Value::Integer(key);
+                insert.execute(rusqlite::params_from_iter(std::iter::once(store).chain(e.row_values())))?;
             }
         }
         // The durable point: with synchronous = FULL the commit is on disk
