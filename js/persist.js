@@ -532,7 +532,7 @@ export class LeaderLink {
 
   #pushNow() {
     if (this.#closed || !this.#hooks || this.#inFlight || this.#pulling || this.#stalled) return
-    const pending = this.#session.pending()
+    const pending = this.#session.pending(MAX_BATCH)
     if (pending.length === 0) return this.#settleFlush()
     const batch = pending.length > MAX_BATCH ? pending.slice(0, MAX_BATCH) : pending
     this.#inFlight = batch[batch.length - 1].seqNum
