@@ -59,6 +59,16 @@ export type LiveStoreErrorCode =
   | 'STORE_RESET'
   | 'SCHEMA_MISMATCH'
   | 'TIMEOUT'
+  | 'SNAPSHOT_NEEDED'
+  // sync (reported to onError with phase 'sync')
+  | 'EVENT_REJECTED'
+  | 'EVENT_TOO_LARGE'
+  | 'BACKEND_RESET'
+  | 'SERVER_BEHIND'
+  | 'SYNC_FAILED'
+  | 'UNAUTHORIZED'
+  | 'STORE_MISMATCH'
+  | 'PROTOCOL_ERROR'
   | (string & {})
 
 /**
@@ -718,7 +728,31 @@ export declare const State: {
 export declare function makeSchema<
   const E extends { readonly [key: string]: AnyEventDef } | readonly AnyEventDef[],
   TTable,
->(options: { readonly events: E; readonly state: StateDef<TTable> }): LiveStoreSchema<EventOfDef<EventDefsIn<E>> | DocEventsOf<TTable>>
+>(options: {
+  readonly events: E
+  readonly state: StateDef<TTable>
+  /**
+   * The conflict rule: called for each pending event of this client that is
+   * re-applied after events that came first in the server's order (a rebase),
+   * with `ctx.query` reading the state at that point. Return `undefined` or
+   * `'keep'` to re-apply it (the default: last write wins in the server's
+   * order), `'drop'` to discard it, or another event to apply instead.
+   */
+  readonly onRebase?: (
+    event: PendingEvent<EventOfDef<EventDefsIn<E>> | DocEventsOf<TTable>>,
+    ctx: RebaseContext,
+  ) => undefined | 'keep' | 'drop' | (EventOfDef<EventDefsIn<E>> | DocEventsOf<TTable>)
+}): LiveStoreSchema<EventOfDef<EventDefsIn<E>> | DocEventsOf<TTable>>
+
+/** A pending event as the conflict rule (`makeSchema({ onRebase })`) sees it. */
+export type PendingEvent<Ev> = Ev extends { readonly name: infer N; readonly args: infer A }
+  ? { readonly name: N; readonly args: A; readonly seqNum: string; readonly clientId: string; readonly sessionId: string }
+  : never
+
+/** What the conflict rule can read: the state with the server's events applied. */
+export interface RebaseContext {
+  query<Q extends Queryable<any> | RawSqlQuery>(query: Q): ResultOf<Q>
+}
 
 // ---------------------------------------------------------------------------
 // Reactivity
@@ -907,6 +941,31 @@ export interface CreateStoreOptions<S extends LiveStoreSchema<any>> {
    * when the state is rebuilt from the eventlog) → `syncing` → `done`.
    */
   readonly onBootStatus?: (status: BootStatus) => void
+  /**
+   * Sent to the sync server when the leader connects (`makeWorker({ sync })`):
+   * a string is the token, or `{ token }`; other fields are for the worker's
+   * `sync.url` function.
+   */
+  readonly syncPayload?: string | { readonly token?: string; readonly [key: string]: unknown }
+}
+
+/** Where syncing with the server stands (`store.syncStatus`). */
+export interface SyncStatus {
+  /** Whether the leader syncs with a server (`makeWorker({ sync })`). */
+  readonly enabled: boolean
+  /** Connected and up to date with the server. */
+  readonly online: boolean
+  readonly phase: 'disabled' | 'offline' | 'connecting' | 'live'
+  /** Events committed on this client and not yet confirmed by the server. */
+  readonly pending: number
+  /** The last event of the leader's eventlog. */
+  readonly head: SeqNum | null
+  /** The last event the server confirmed. */
+  readonly upstreamHead: SeqNum | null
+  /** The server's identity (changes when its data is reset). */
+  readonly backendId?: string
+  /** Why syncing stopped for good (e.g. `BACKEND_RESET`, `UNAUTHORIZED`). */
+  readonly error?: LiveStoreError
 }
 
 /** What boot is doing (see `onBootStatus`). */
@@ -1034,6 +1093,10 @@ export interface Store<S extends LiveStoreSchema<any> = LiveStoreSchema> {
   eventlog(): EventRecord[]
   /** Whether commits are persisted (false: an in-memory store, or the browser could not persist). */
   readonly persisted: boolean
+  /** Where syncing with the server stands. */
+  readonly syncStatus: SyncStatus
+  /** Calls `callback` whenever the sync status changes; returns the unsubscribe function. */
+  subscribeSyncStatus(callback: (status: SyncStatus) => void): () => void
   /**
    * Resolves once everything committed so far is durable in the leader's
    * eventlog (at once for an in-memory store). Rejects when the leader could

@@ -171,7 +171,7 @@ const seqText = (s) => `e${s.global}${s.client ? `.${s.client}` : ''}${s.rebaseG
  * Resolves with { link, session, ids }, or with { fallback: reason, ids } when
  * this browser cannot persist (the caller then runs in memory).
  */
-export async function bootPersisted({ schema, storeId, clientId, sessionId, adapter, wasmSource, onStatus }) {
+export async function bootPersisted({ schema, storeId, clientId, sessionId, adapter, wasmSource, onStatus, syncPayload }) {
   const missing = missingFeature()
   if (missing) {
     // In memory, but the same identity as when persisted (no session lock without Web Locks).
@@ -193,7 +193,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
   try {
     worker = startWorker(adapter.worker, storeId)
     channel = new BroadcastChannel(channelName(storeId))
-    const first = await waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents: adapter.unknownEvents })
+    const first = await waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents: adapter.unknownEvents, syncPayload })
     if (first.fallback) {
       worker.terminate()
       channel.close()
@@ -201,8 +201,9 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
       return { fallback: first.fallback, ids }
     }
     onStatus({ stage: 'syncing' })
-    const session = wasm.WasmSession.fromSnapshot(schema.desc, schema.materializers, ids, first.bytes, first.head)
-    const link = new LeaderLink({ ids, worker, channel, session, releaseSessionLock, buffered: first.buffered })
+    const options = { ...ids, onRebase: schema.onRebase, syncHead: first.syncHead }
+    const session = wasm.WasmSession.fromSnapshot(schema.desc, schema.materializers, options, first.bytes, first.head)
+    const link = new LeaderLink({ ids, worker, channel, session, releaseSessionLock, buffered: first.buffered, final: first.syncHead })
     return { link, session, ids }
   } catch (e) {
     worker?.terminate()
@@ -217,7 +218,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
  * leader answers with a snapshot for this session. The first tab's own worker
  * may still be booting: its `leader` broadcast triggers another hello.
  */
-function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents }) {
+function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents, syncPayload }) {
   const { storeId, sessionId } = ids
   return new Promise((resolve, reject) => {
     let lastStage = 'loading' // bootPersisted said so already
@@ -258,13 +259,13 @@ function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, u
       if (snapshot) buffered.push(m)
       else if (m.type === 'snapshot' && m.to === sessionId) {
         snapshot = m
-        done({ bytes: m.bytes, head: m.head, buffered })
+        done({ bytes: m.bytes, head: m.head, syncHead: m.syncHead, buffered })
       } else if (m.type === 'leader') hello()
       else if (m.type === 'error' && m.to === sessionId && m.code === 'SCHEMA_MISMATCH') {
         done(undefined, new LiveStoreError('SCHEMA_MISMATCH', m.message))
       }
     }
-    worker.postMessage({ type: 'init', storeId, clientId: ids.clientId, sessionId, unknownEvents, wasm: wasmForWorker(wasmSource) })
+    worker.postMessage({ type: 'init', storeId, clientId: ids.clientId, sessionId, unknownEvents, syncPayload, wasm: wasmForWorker(wasmSource) })
     hello()
     let waited = 0
     timer = setInterval(() => {
@@ -298,9 +299,12 @@ export class LeaderLink {
   #nextRequest = 1
   #stalled = null // an error that stops syncing
   #failure = null // the leader's answer to a failed push, until we pulled what it has
+  #final // the leader's sync head: the log up to here is never rewritten
+  #syncStatus = null // the leader's last sync status
   #closed = false
 
-  constructor({ ids, worker, channel, session, releaseSessionLock, buffered }) {
+  constructor({ ids, worker, channel, session, releaseSessionLock, buffered, final }) {
+    this.#final = final
     this.#ids = ids
     this.#worker = worker
     this.#channel = channel
@@ -394,12 +398,32 @@ export class LeaderLink {
       case 'events':
         this.#applyUpstream(m.events)
         break
+      case 'rewrite':
+        this.#applyUpstream(m.events, m.base)
+        break
       case 'pulled':
         if (m.to !== me) return
         this.#pulling = false
-        this.#applyUpstream(m.events)
+        this.#applyUpstream(m.events, m.base)
         if (this.#failure) this.#pushFailed()
         break
+      case 'snapshot':
+        // The leader's log was rewritten where this session cannot roll back: start from its state again.
+        if (m.to !== me || !m.again) return
+        this.#pulling = false
+        this.#inFlight = null
+        this.#resetTo(m)
+        break
+      case 'sync':
+        this.#syncStatus = m.status
+        this.#setFinal(m.status.syncHead)
+        this.#hooks.syncStatus(this.syncStatus)
+        break
+      case 'syncError': {
+        const e = m.error
+        this.#report(new LiveStoreError(e.code, e.message, { event: e.event, seqNum: e.seqNum }), 'sync')
+        break
+      }
       case 'rejected': {
         if (m.to !== me) return
         this.#inFlight = null
@@ -458,17 +482,63 @@ export class LeaderLink {
     else r.resolve(value)
   }
 
-  /** Events the leader appended (a broadcast, or the answer to a pull). */
-  #applyUpstream(events) {
-    if (!events?.length) return this.#schedulePush()
+  /** What the session reports of sync: the leader's status plus this tab's events not yet at the leader. */
+  get syncStatus() {
+    const s = this.#syncStatus
+    const local = this.#session.pendingCount
+    if (!s) return { enabled: false, online: false, phase: 'disabled', pending: local, head: this.#session.upstreamHead, upstreamHead: this.#final ?? null }
+    return {
+      enabled: s.phase !== 'disabled',
+      online: s.phase === 'live',
+      phase: s.phase,
+      pending: s.pending + local,
+      head: s.head,
+      upstreamHead: s.syncHead,
+      backendId: s.backendId,
+      error: s.stopped ? new LiveStoreError(s.stopped.code, s.stopped.message) : undefined,
+    }
+  }
+
+  #setFinal(seq) {
+    if (!seq) return
+    this.#final = seq
+    try {
+      this.#session.setFinal(seq)
+    } catch (e) {
+      this.#report(e, 'sync')
+    }
+  }
+
+  #resetTo(m) {
     let result
     try {
-      result = this.#hooks.run(() => this.#session.pull(events))
+      result = this.#hooks.run(() => this.#session.resetToSnapshot(m.bytes, m.head))
     } catch (e) {
-      // A gap (we missed a broadcast, e.g. while the leader changed): ask for what follows our head.
-      if (e?.code === 'INVALID_UPSTREAM') return this.#requestPull()
       return this.#report(e, 'pull')
     }
+    this.#setFinal(m.syncHead)
+    this.#afterPull(result, [])
+  }
+
+  /**
+   * Events the leader appended (a broadcast, or the answer to a pull); with
+   * `base`, the leader's whole log after `base`, which it rewrote (a rebase on
+   * the sync server's events).
+   */
+  #applyUpstream(events, base) {
+    if (!events?.length && !base) return this.#schedulePush()
+    let result
+    try {
+      result = this.#hooks.run(() => (base ? this.#session.pullReplacing(base, events) : this.#session.pull(events)))
+    } catch (e) {
+      // A gap (we missed a broadcast, e.g. while the leader changed): ask for what follows our head.
+      if (e?.code === 'INVALID_UPSTREAM' || e?.code === 'SNAPSHOT_NEEDED') return this.#requestPull(e.code === 'SNAPSHOT_NEEDED')
+      return this.#report(e, 'pull')
+    }
+    this.#afterPull(result, events)
+  }
+
+  #afterPull(result, events) {
     this.#hooks.changed(result.changed)
     for (const { event, error } of result.dropped ?? []) {
       this.#report(
@@ -484,10 +554,13 @@ export class LeaderLink {
     this.#schedulePush()
   }
 
-  #requestPull() {
+  /** Asks the leader for what follows this session's head (or, with `snapshot`, for its state again). */
+  #requestPull(snapshot = false) {
     if (this.#pulling || this.#stalled) return
     this.#pulling = true
-    this.#post({ type: 'pull', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, after: this.#session.upstreamHead })
+    const { storeId, sessionId } = this.#ids
+    if (snapshot) this.#post({ type: 'hello', storeId, sessionId, again: true })
+    else this.#post({ type: 'pull', storeId, sessionId, after: this.#session.upstreamHead, final: this.#final })
   }
 
   /**

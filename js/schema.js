@@ -396,9 +396,12 @@ function wrapMaterializer(fn, def, tables) {
  * `desc` (the SchemaDesc of the wasm boundary), `materializers` (event name →
  * wrapped JS function), `tables` and `events` (Maps by name).
  */
-export function makeSchema({ events, state, ...rest } = {}) {
+export function makeSchema({ events, state, onRebase, ...rest } = {}) {
   const unknown = Object.keys(rest)
-  if (unknown.length) throw schemaError(`makeSchema: unknown option '${unknown[0]}' (known: events, state)`)
+  if (unknown.length) throw schemaError(`makeSchema: unknown option '${unknown[0]}' (known: events, state, onRebase)`)
+  if (onRebase !== undefined && typeof onRebase !== 'function') {
+    throw schemaError(`makeSchema: onRebase must be a function (event, ctx) => undefined | 'keep' | 'drop' | event, got ${describe(onRebase)}`)
+  }
   if (!state || state[BRAND.state] !== true) throw schemaError('makeSchema: state must come from State.SQLite.makeState({ tables, materializers })')
   const defs = eventList(events ?? {}, 'makeSchema')
   const tables = new Map(state.tables.map((t) => [t.name, t]))
@@ -448,7 +451,7 @@ export function makeSchema({ events, state, ...rest } = {}) {
     events: defs.map((d) => ({ name: d.name, clientOnly: d.clientOnly, schema: d.schema })),
     materializers: descMats,
   })
-  const schema = { desc, materializers: Object.freeze(fns), tables, events: byName, state }
+  const schema = { desc, materializers: Object.freeze(fns), tables, events: byName, state, onRebase }
   Object.defineProperty(schema, BRAND.schema, { value: true })
   return Object.freeze(schema)
 }

@@ -16,7 +16,7 @@ function checkId(value, name, required) {
   if (typeof value !== 'string' || value === '') throw optionError(`createStore: ${name} must be a non-empty string, got ${describe(value)}`)
 }
 
-const CREATE_OPTIONS = new Set(['schema', 'storeId', 'clientId', 'sessionId', 'wasm', 'wasmUrl', 'onError', 'adapter', 'onBootStatus'])
+const CREATE_OPTIONS = new Set(['schema', 'storeId', 'clientId', 'sessionId', 'wasm', 'wasmUrl', 'onError', 'adapter', 'onBootStatus', 'syncPayload'])
 
 /**
  * Creates a store: loads the wasm module (once), validates the options and
@@ -31,7 +31,7 @@ export async function createStore(options) {
   for (const k of Object.keys(options)) {
     if (!CREATE_OPTIONS.has(k)) throw optionError(`createStore: unknown option '${k}' (known: ${[...CREATE_OPTIONS].join(', ')})`)
   }
-  const { schema, storeId, clientId, sessionId, wasm, wasmUrl, onError, adapter, onBootStatus } = options
+  const { schema, storeId, clientId, sessionId, wasm, wasmUrl, onError, adapter, onBootStatus, syncPayload } = options
   if (!isSchema(schema)) throw optionError('createStore: schema must come from makeSchema({ events, state })')
   checkId(storeId, 'storeId', true)
   checkId(clientId, 'clientId', false)
@@ -52,7 +52,7 @@ export async function createStore(options) {
   let ids = { storeId, clientId: clientId ?? randomId(), sessionId: sessionId ?? randomId() }
   let fallback
   if (adapter) {
-    const booted = await bootPersisted({ schema, storeId, clientId, sessionId, adapter, wasmSource, onStatus: status })
+    const booted = await bootPersisted({ schema, storeId, clientId, sessionId, adapter, wasmSource, onStatus: status, syncPayload })
     if (booted.link) {
       const store = new Store(booted.session, schema, booted.ids, onError, booted.link)
       status({ stage: 'done', persisted: true })
@@ -63,7 +63,7 @@ export async function createStore(options) {
     console.warn(`[livestore-rs] store '${storeId}' is NOT persisted: ${fallback}. It runs in memory; its data is lost when the page closes.`)
   }
   await initWasm(wasmSource)
-  const session = new WasmSession(schema.desc, schema.materializers, ids)
+  const session = new WasmSession(schema.desc, schema.materializers, { ...ids, onRebase: schema.onRebase })
   const store = new Store(session, schema, ids, onError)
   if (adapter) status({ stage: 'done', persisted: false, reason: fallback })
   return store
@@ -94,6 +94,7 @@ export class Store {
   #materializing = false
   #link // LeaderLink of a persisted store
   #closing
+  #syncListeners = new Set()
 
   constructor(session, schema, ids, onError, link) {
     this.#session = session
@@ -117,6 +118,15 @@ export class Store {
         if (!this.#closed) this.#graph.onCommit(ids)
       },
       report: reportError,
+      syncStatus: (status) => {
+        for (const cb of this.#syncListeners) {
+          try {
+            cb(status)
+          } catch (e) {
+            reportError(e, { phase: 'syncStatus' })
+          }
+        }
+      },
       reset: (asked) => {
         if (!asked) reportError(new LiveStoreError('STORE_RESET', `the local data of store '${ids.storeId}' was deleted (reset); this store is closed: create it again`), { phase: 'persist' })
         this.#shutdown(false)
@@ -154,6 +164,23 @@ export class Store {
   /** Whether commits are persisted (false: in memory, also when the browser could not persist). */
   get persisted() {
     return this.#link !== undefined
+  }
+
+  /**
+   * Where syncing with the server stands: `{ enabled, online, phase, pending,
+   * head, upstreamHead, backendId?, error? }`. `pending` counts events not yet
+   * confirmed by the server (this tab's not yet at the leader included).
+   */
+  get syncStatus() {
+    if (!this.#link) return { enabled: false, online: false, phase: 'disabled', pending: 0, head: null, upstreamHead: null }
+    return this.#link.syncStatus
+  }
+
+  /** Calls `callback(status)` whenever the sync status changes; returns the unsubscribe function. */
+  subscribeSyncStatus(callback) {
+    if (typeof callback !== 'function') throw new LiveStoreError('INVALID_ARGUMENT', `subscribeSyncStatus: expected a function, got ${describe(callback)}`)
+    this.#syncListeners.add(callback)
+    return () => this.#syncListeners.delete(callback)
   }
 
   #assertOpen(method) {

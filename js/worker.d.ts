@@ -11,6 +11,14 @@ export interface WorkerOptions<S extends LiveStoreSchema<any> = LiveStoreSchema<
    * `'ignore'` or `'fail'`. `makePersistedAdapter({ unknownEvents })` overrides it.
    */
   readonly unknownEvents?: 'warn' | 'ignore' | 'fail'
+  /**
+   * Sync with a livestore-rs sync server: its WebSocket URL
+   * (`'ws://127.0.0.1:8787'`), or a function of the store and the page's
+   * `syncPayload` returning it (or `undefined` not to sync that store).
+   */
+  readonly sync?: {
+    readonly url: string | ((context: { readonly storeId: string; readonly syncPayload: unknown }) => string | undefined)
+  }
 }
 
 /**

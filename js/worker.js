@@ -15,6 +15,7 @@ import { initWasm } from './wasm.js'
 import { isSchema } from './schema.js'
 import { LiveStoreError, describe, isPlainObject } from './util.js'
 import { channelName, lockName, schemaFingerprint } from './persist.js'
+import { SyncSocket } from './sync-socket.js'
 
 /** Events per page when reading the eventlog for a pull. */
 const PULL_PAGE = 1000
@@ -34,6 +35,10 @@ export function makeWorker(options) {
   }
   if (options.unknownEvents !== undefined && !UNKNOWN_EVENTS.includes(options.unknownEvents)) {
     throw new LiveStoreError('INVALID_OPTIONS', `makeWorker: unknownEvents must be one of ${UNKNOWN_EVENTS.join(', ')}`)
+  }
+  const sync = options.sync
+  if (sync !== undefined && (!isPlainObject(sync) || !['string', 'function'].includes(typeof sync.url))) {
+    throw new LiveStoreError('INVALID_OPTIONS', `makeWorker: sync must be { url } with the sync server's WebSocket URL (e.g. 'ws://127.0.0.1:8787') or a function ({ storeId, syncPayload }) => url, got ${describe(sync)}`)
   }
   const scope = globalThis
   let worker
@@ -58,6 +63,11 @@ class LeaderWorker {
   #toTab // postMessage to this worker's own tab
   #channel
   #leader = null // the open WasmLeader while this worker leads
+  #syncOption
+  #init
+  #sync = null // SyncSocket while leading with sync configured
+  #syncStatus = '' // the last status broadcast (JSON), to send only changes
+  #statusScheduled = false
   #abort = new AbortController() // cancels the wait for the lock on close
   #release // ends the lock callback: the lock goes to the next worker
   #closed = false
@@ -69,6 +79,8 @@ class LeaderWorker {
     this.#storeId = init.storeId
     this.#toTab = toTab
     this.#wasmSource = init.wasm
+    this.#syncOption = options.sync
+    this.#init = init
   }
 
   async start() {
@@ -97,8 +109,53 @@ class LeaderWorker {
     }
     this.#channel = new BroadcastChannel(channelName(this.#storeId))
     this.#channel.onmessage = (e) => this.#serve(e.data)
+    this.#startSync()
     this.#send({ type: 'leader', status: this.#report() })
     await held
+  }
+
+  #startSync() {
+    if (!this.#syncOption) return
+    const { storeId, clientId, syncPayload } = this.#init
+    const url = typeof this.#syncOption.url === 'function' ? this.#syncOption.url({ storeId, syncPayload }) : this.#syncOption.url
+    if (!url) return // the app's url function chose not to sync this store
+    const token = typeof syncPayload === 'string' ? syncPayload : syncPayload?.token
+    this.#leader.startSync({ storeId, clientId, token: typeof token === 'string' ? token : undefined })
+    this.#sync = new SyncSocket({
+      leader: this.#leader,
+      url: String(url),
+      on: {
+        rewrites: (list) => {
+          for (const r of list) {
+            this.#send({ type: 'rewrite', base: r.base, events: r.events })
+            for (const { event, error } of r.dropped) this.#syncError({ code: 'EVENT_DROPPED', message: `event '${event.name}' (${event.seqNum.global}) no longer applies after the server's events and was dropped: ${error?.message ?? error}`, event: event.name, seqNum: event.seqNum, sessionId: event.sessionId })
+          }
+        },
+        errors: (list) => {
+          for (const e of list) this.#syncError({ code: e.code ?? 'SYNC_FAILED', message: String(e.message ?? e), event: e.event, seqNum: e.seqNum })
+        },
+        status: () => this.#scheduleStatus(),
+      },
+    })
+  }
+
+  #syncError(error) {
+    this.#send({ type: 'syncError', error })
+  }
+
+  /** Broadcasts the sync status once per task, and only when it changed. */
+  #scheduleStatus() {
+    if (this.#statusScheduled) return
+    this.#statusScheduled = true
+    setTimeout(() => {
+      this.#statusScheduled = false
+      const status = this.#leader?.syncStatus
+      if (!status) return
+      const text = JSON.stringify({ ...status, stopped: status.stopped && { code: status.stopped.code, message: status.stopped.message } })
+      if (text === this.#syncStatus) return
+      this.#syncStatus = text
+      this.#send({ type: 'sync', status: JSON.parse(text) })
+    }, 0)
   }
 
   /** Opens the leader, retrying while the previous leader's OPFS access handles are not released yet. */
@@ -111,6 +168,7 @@ class LeaderWorker {
           storeId: this.#storeId,
           unknownEvents: this.#unknownEvents,
           onStatus,
+          onRebase: this.#schema.onRebase,
         })
         const unknown = leader.bootReport?.unknown ?? []
         if (unknown.length && this.#unknownEvents === 'warn') {
@@ -157,8 +215,10 @@ class LeaderWorker {
             })
             break
           }
-          const { bytes, head } = leader.snapshot()
-          this.#send({ type: 'snapshot', to, bytes, head })
+          const { bytes, head, syncHead } = leader.snapshot()
+          this.#send({ type: 'snapshot', to, bytes, head, syncHead, again: m.again === true })
+          this.#syncStatus = '' // the new session needs to hear it
+          this.#scheduleStatus()
           break
         }
         case 'push': {
@@ -170,20 +230,31 @@ class LeaderWorker {
             this.#send({ type: 'error', to, code: err?.code ?? 'PUSH_FAILED', message: String(err?.message ?? err) })
             break
           }
-          if (result.accepted) this.#send({ type: 'events', events: m.batch })
-          else this.#send({ type: 'rejected', to, head: result.head })
+          if (result.accepted) {
+            this.#send({ type: 'events', events: m.batch })
+            this.#sync?.localEvents()
+          } else this.#send({ type: 'rejected', to, head: result.head })
           break
         }
         case 'pull': {
+          // The session's head may have been rewritten by a rebase since: then
+          // it gets the whole log after the last point it knows is final.
+          const current = leader.contains(m.after)
+          if (!current && !(m.final && leader.contains(m.final))) {
+            const { bytes, head, syncHead } = leader.snapshot()
+            this.#send({ type: 'snapshot', to, bytes, head, syncHead, again: true })
+            break
+          }
+          const start = current ? m.after : m.final
           // All at once, so that no push is appended between two pages.
           const events = []
-          for (let after = m.after; ; ) {
+          for (let after = start; ; ) {
             const page = leader.eventsAfter(after, PULL_PAGE)
             events.push(...page)
             if (page.length < PULL_PAGE) break
             after = page[page.length - 1].seqNum
           }
-          this.#send({ type: 'pulled', to, events })
+          this.#send({ type: 'pulled', to, events, base: current ? undefined : start })
           break
         }
         case 'export': {
@@ -196,8 +267,11 @@ class LeaderWorker {
           break
         case 'import':
           // The sessions' states describe the old eventlog: they close, as on reset.
+          this.#sync?.close()
+          this.#sync = null
           leader.importEventlog(m.eventlog)
           this.#send({ type: 'resetDone' })
+          this.#startSync()
           break
       }
     } catch (err) {
@@ -209,6 +283,8 @@ class LeaderWorker {
   async #reset() {
     const leader = this.#leader
     this.#leader = null // messages meanwhile are ignored; sessions retry on `leader`
+    this.#sync?.close()
+    this.#sync = null
     leader.close()
     try {
       await wasm.WasmLeader.reset(this.#storeId)
@@ -219,6 +295,7 @@ class LeaderWorker {
         if (this.#closed) fresh.close() // the own tab's store closed meanwhile
         else {
           this.#leader = fresh
+          this.#startSync()
           this.#send({ type: 'leader', status: this.#report() })
         }
       }
@@ -229,6 +306,8 @@ class LeaderWorker {
   close() {
     this.#closed = true
     this.#abort.abort()
+    this.#sync?.close()
+    this.#sync = null
     try {
       this.#leader?.close()
     } finally {
@@ -242,6 +321,8 @@ class LeaderWorker {
   fatal(err) {
     console.error('[livestore-rs] leader worker:', err)
     this.#toTab({ type: 'fatal', code: err?.code ?? 'LEADER_FAILED', message: String(err?.message ?? err) })
+    this.#sync?.close()
+    this.#sync = null
     this.#release?.()
   }
 }

@@ -41,6 +41,12 @@ pub enum Error {
     #[error("cannot import: {0}")]
     InvalidImport(String),
 
+    #[error("upstream rewrote events this session cannot roll back ({0}); it needs a fresh snapshot")]
+    SnapshotNeeded(String),
+
+    #[error("sync failed: {message}")]
+    Sync { code: &'static str, message: String },
+
     #[error("the store is closed")]
     StoreClosed,
 
@@ -72,6 +78,8 @@ impl Error {
             Error::Rollback(_) => "ROLLBACK_FAILED",
             Error::InvalidUpstream(_) => "INVALID_UPSTREAM",
             Error::InvalidImport(_) => "INVALID_IMPORT",
+            Error::SnapshotNeeded(_) => "SNAPSHOT_NEEDED",
+            Error::Sync { code, .. } => code,
             Error::StoreClosed => "STORE_CLOSED",
             Error::UnknownLiveQuery(_) => "UNKNOWN_LIVE_QUERY",
         }

@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod query;
 pub mod schema;
 pub mod session;
+pub mod sync;
 pub mod value;
 
 #[cfg(target_arch = "wasm32")]

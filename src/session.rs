@@ -19,6 +19,23 @@ pub trait Materialize {
     /// The writes of `record`, whose definition has `Materializer::External`.
     /// `db` reads the state as the commit has left it so far.
     fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>>;
+
+    /// The app's conflict rule: called for each pending event about to be
+    /// re-applied on top of events that came first upstream, with the state
+    /// as it is at that point. The default keeps it (last write wins, in
+    /// upstream's order).
+    fn rebase(&self, _pending: &EventRecord, _db: &Rc<Db>) -> Result<Rebase> {
+        Ok(Rebase::Keep)
+    }
+}
+
+/// What the conflict rule does with a pending event during a rebase.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rebase {
+    Keep,
+    Drop,
+    /// Re-apply this event instead (same origin, next position).
+    Replace(EventInput),
 }
 
 impl<F> Materialize for F
@@ -65,6 +82,11 @@ pub struct Session {
     head: SeqNum,
     /// The last event confirmed upstream.
     upstream_head: SeqNum,
+    /// Upstream will never rewrite its log up to here (synced with the server).
+    final_head: SeqNum,
+    /// Events up to here are in the state without their row changes (a
+    /// snapshot's): they cannot be rolled back.
+    floor: SeqNum,
     rebase_generation: u32,
     live: LiveQueries,
     touched: Touched,
@@ -87,6 +109,8 @@ impl Session {
             keep_history: true,
             head: SeqNum::ROOT,
             upstream_head: SeqNum::ROOT,
+            final_head: SeqNum::ROOT,
+            floor: SeqNum::ROOT,
             rebase_generation: 0,
             live: LiveQueries::default(),
             touched: Touched::default(),
@@ -102,8 +126,44 @@ impl Session {
             Session::new_with(Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?, options);
         session.head = head;
         session.upstream_head = head;
+        session.floor = head;
         session.keep_history = false;
         Ok(session)
+    }
+
+    /// Starts over from a fresh snapshot of upstream's state (reflecting its
+    /// events up to `head`), re-applying this session's pending events on
+    /// top: for when upstream rewrote events this session cannot roll back.
+    pub fn reset_to_snapshot(&mut self, snapshot: &[u8], head: SeqNum, m: &dyn Materialize) -> Result<Pulled> {
+        self.check_open()?;
+        let db = Rc::new(Db::from_snapshot(self.db.schema.clone(), &self.options.session_id, snapshot)?);
+        let pending: Vec<EventRecord> = self.pending().cloned().collect();
+        let generation = self.rebase_generation + 1;
+        let mut reapplied = Vec::new();
+        let mut dropped = Vec::new();
+        let mut at = head;
+        for p in &pending {
+            match reapply_event(&db, p, at, generation, m) {
+                Ok(Some((record, changes))) => {
+                    at = record.seq_num;
+                    reapplied.push(Logged { record, changes });
+                }
+                Ok(None) => {}
+                Err(e) => dropped.push((p.clone(), e)),
+            }
+        }
+        self.db = db;
+        self.eventlog = reapplied;
+        self.pending_from = 0;
+        self.upstream_head = head;
+        self.floor = head;
+        self.final_head = self.final_head.min(head);
+        self.head = at;
+        self.rebase_generation = generation;
+        for t in self.db.schema.tables() {
+            self.touched.table(t.name());
+        }
+        Ok(Pulled { confirmed: 0, rebased: true, pending: self.pending().cloned().collect(), dropped })
     }
 
     pub fn schema(&self) -> &Schema {
@@ -278,14 +338,9 @@ impl Session {
     /// savepoint: on error the state is as before.
     pub fn pull(&mut self, upstream: &[EventRecord], m: &dyn Materialize) -> Result<Pulled> {
         self.check_open()?;
-        let new: Vec<&EventRecord> = upstream.iter().filter(|e| e.seq_num > self.upstream_head).collect();
-        let mut confirmed = 0;
-        while confirmed < new.len()
-            && self.pending_from + confirmed < self.eventlog.len()
-            && same_event(&self.eventlog[self.pending_from + confirmed].record, new[confirmed])
-        {
-            confirmed += 1;
-        }
+        let new: Vec<EventRecord> = upstream.iter().filter(|e| e.seq_num > self.upstream_head).cloned().collect();
+        let confirmed =
+            self.eventlog[self.pending_from..].iter().zip(&new).take_while(|(l, e)| same_event(&l.record, e)).count();
         let foreign = &new[confirmed..];
         if let Some(first) = foreign.first() {
             let expected = new[..confirmed].last().map_or(self.upstream_head, |e| e.seq_num);
@@ -296,31 +351,90 @@ impl Session {
                 )));
             }
         }
-        let pending_start = self.pending_from + confirmed;
-        let rebase = !foreign.is_empty() && pending_start < self.eventlog.len();
-        let generation = self.rebase_generation + rebase as u32;
+        let keep = self.pending_from + confirmed;
+        let mut pulled = self.replace_after(keep, foreign, m)?;
+        pulled.confirmed = confirmed;
+        Ok(pulled)
+    }
+
+    /// Takes in upstream's whole log after `base` when upstream rewrote it
+    /// (the leader rebased its own events on the sync server's): the events
+    /// after `base` this session took from upstream are replaced by
+    /// `upstream` from the first one that differs, and the pending ones are
+    /// re-applied on top. Events that are the same are kept as they are.
+    pub fn pull_replacing(&mut self, base: SeqNum, upstream: &[EventRecord], m: &dyn Materialize) -> Result<Pulled> {
+        self.check_open()?;
+        if base > self.upstream_head {
+            return Err(Error::InvalidUpstream(format!(
+                "upstream rewrote its log after {base}, beyond {} that this session has",
+                self.upstream_head
+            )));
+        }
+        if base < self.final_head {
+            return Err(Error::InvalidUpstream(format!(
+                "upstream rewrote its log after {base}, before {} that it had reported as final",
+                self.final_head
+            )));
+        }
+        if base < self.floor {
+            return Err(Error::SnapshotNeeded(format!("after {base}, before {} of its snapshot", self.floor)));
+        }
+        let start = self.eventlog[..self.pending_from].partition_point(|l| l.record.seq_num <= base);
+        let same = self.eventlog[start..self.pending_from]
+            .iter()
+            .zip(upstream)
+            .take_while(|(l, e)| identical(&l.record, e))
+            .count();
+        if start + same == self.pending_from {
+            return self.pull(&upstream[same..], m);
+        }
+        self.replace_after(start + same, &upstream[same..], m)
+    }
+
+    /// Events up to `seq` are final upstream (synced): they will never be
+    /// rolled back, so a session that does not keep its history forgets them.
+    pub fn set_final(&mut self, seq: SeqNum) {
+        let seq = seq.min(self.upstream_head);
+        if seq <= self.final_head {
+            return;
+        }
+        self.final_head = seq;
+        if !self.keep_history {
+            let n = self.eventlog[..self.pending_from].partition_point(|l| l.record.seq_num <= seq);
+            self.eventlog.drain(..n);
+            self.pending_from -= n;
+        }
+    }
+
+    /// Undoes the events from `keep` on, applies `foreign` (upstream's) in
+    /// their place and re-applies this session's pending events after them.
+    /// Pending events that no longer apply are dropped.
+    fn replace_after(&mut self, keep: usize, foreign: &[EventRecord], m: &dyn Materialize) -> Result<Pulled> {
+        let pending_start = keep.max(self.pending_from);
+        let undo = keep < self.pending_from || (!foreign.is_empty() && keep < self.eventlog.len());
+        let reapply = undo && pending_start < self.eventlog.len();
+        let generation = self.rebase_generation + reapply as u32;
+        let base = self.head_before(keep);
         let mut applied = Vec::with_capacity(foreign.len());
         let mut reapplied = Vec::new();
         let mut dropped = Vec::new();
-        if !foreign.is_empty() {
+        if undo || !foreign.is_empty() {
             self.in_savepoint(|| {
-                if rebase {
-                    self.undo(pending_start)?;
+                if undo {
+                    self.undo(keep)?;
                 }
                 for e in foreign {
                     let def = self.db.schema.event(&e.name)?;
-                    applied.push(Logged { record: (*e).clone(), changes: self.materialize(def, e, m)? });
+                    applied.push(Logged { record: e.clone(), changes: self.materialize(def, e, m)? });
                 }
-                let mut head = foreign.last().map_or(self.head, |e| e.seq_num);
-                for l in self.eventlog[pending_start..].iter().filter(|_| rebase) {
-                    let def = self.db.schema.event(&l.record.name)?;
-                    let seq_num = head.next(def.client_only, generation);
-                    let record = EventRecord { seq_num, parent_seq_num: head, ..l.record.clone() };
-                    match self.in_savepoint(|| self.materialize(def, &record, m)) {
-                        Ok(changes) => {
-                            head = seq_num;
+                let mut head = foreign.last().map_or(base, |e| e.seq_num);
+                for l in self.eventlog[pending_start..].iter().filter(|_| reapply) {
+                    match reapply_event(&self.db, &l.record, head, generation, m) {
+                        Ok(Some((record, changes))) => {
+                            head = record.seq_num;
                             reapplied.push(Logged { record, changes });
                         }
+                        Ok(None) => {}
                         Err(e) => dropped.push((l.record.clone(), e)),
                     }
                 }
@@ -329,23 +443,36 @@ impl Session {
         }
 
         let schema = self.db.schema.clone();
-        if rebase {
-            for l in &self.eventlog[pending_start..] {
+        if undo {
+            for l in &self.eventlog[keep..] {
                 self.touched.changes(&schema, &l.changes);
             }
-            self.eventlog.truncate(pending_start);
             self.rebase_generation = generation;
         }
-        let pending = if rebase { reapplied } else { self.eventlog.split_off(pending_start) };
+        let pending = if undo {
+            self.eventlog.truncate(keep);
+            reapplied
+        } else {
+            self.eventlog.split_off(pending_start)
+        };
         for l in applied.iter().chain(&pending) {
             self.touched.changes(&schema, &l.changes);
         }
         self.eventlog.extend(applied);
         self.pending_from = self.eventlog.len();
-        self.upstream_head = self.eventlog.last().map_or(self.upstream_head, |l| l.record.seq_num);
+        self.upstream_head = self.eventlog.last().map_or(base, |l| l.record.seq_num);
         self.eventlog.extend(pending);
         self.head = self.eventlog.last().map_or(self.upstream_head, |l| l.record.seq_num);
-        Ok(Pulled { confirmed, rebased: rebase, pending: self.pending().cloned().collect(), dropped })
+        Ok(Pulled { confirmed: 0, rebased: reapply, pending: self.pending().cloned().collect(), dropped })
+    }
+
+    /// The sequence number of the event before `eventlog[index]`.
+    fn head_before(&self, index: usize) -> SeqNum {
+        match (self.eventlog.get(index), index.checked_sub(1)) {
+            (Some(l), _) => l.record.parent_seq_num,
+            (None, Some(i)) => self.eventlog[i].record.seq_num,
+            (None, None) => self.upstream_head,
+        }
     }
 
     /// Re-runs the live queries the mutations since the last refresh may
@@ -413,8 +540,49 @@ pub struct Pulled {
 }
 
 /// Whether upstream's record is this one: same position, same origin.
-fn same_event(a: &EventRecord, b: &EventRecord) -> bool {
+pub fn same_event(a: &EventRecord, b: &EventRecord) -> bool {
     a.seq_num == b.seq_num && a.client_id == b.client_id && a.session_id == b.session_id && a.name == b.name
+}
+
+/// Same event with the same parent: nothing about it was rewritten.
+fn identical(a: &EventRecord, b: &EventRecord) -> bool {
+    same_event(a, b) && a.parent_seq_num == b.parent_seq_num
+}
+
+/// Re-applies a pending event after a rebase as the event after `head`,
+/// as the app's conflict rule decides: `None` when the rule dropped it, an
+/// error (and nothing written) when it no longer applies.
+pub fn reapply_event(
+    db: &Rc<Db>,
+    pending: &EventRecord,
+    head: SeqNum,
+    generation: u32,
+    m: &dyn Materialize,
+) -> Result<Option<(EventRecord, Vec<RowChange>)>> {
+    let (name, args) = match m.rebase(pending, db)? {
+        Rebase::Keep => (pending.name.clone(), pending.args.clone()),
+        Rebase::Drop => return Ok(None),
+        Rebase::Replace(input) => (input.name, input.args),
+    };
+    let def = db.schema.event(&name)?;
+    if name != pending.name || args != pending.args {
+        def.schema.validate(&args).map_err(|e| Error::InvalidEventArgs {
+            event: name.clone(),
+            path: e.path,
+            message: e.message,
+        })?;
+    }
+    let seq_num = head.next(def.client_only, generation);
+    let record =
+        EventRecord { seq_num, parent_seq_num: head, name, args, client_only: def.client_only, ..pending.clone() };
+    let run = |sql: &str| -> Result<()> { Ok(db.conn.prepare_cached(sql)?.execute([]).map(|_| ())?) };
+    run("SAVEPOINT livestore_reapply")?;
+    let changes = materialize_event(db, def, &record, m);
+    if changes.is_err() {
+        run("ROLLBACK TO livestore_reapply")?;
+    }
+    run("RELEASE livestore_reapply")?;
+    Ok(Some((record, changes?)))
 }
 
 /// Runs an event's materializer on `db`; returns the rows it changed.

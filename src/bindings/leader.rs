@@ -6,7 +6,9 @@ use super::error::{to_js, IntoJs};
 use super::materialize::JsMaterializers;
 use crate::error::Error;
 use crate::event::{EventRecord, SeqNum};
-use crate::leader::{BootStatus, Leader, Push, UnknownEvents};
+use crate::leader::{BootStatus, Leader, Push, Rewrite, UnknownEvents};
+use crate::protocol::ServerMessage;
+use crate::sync::{Outcome, Phase, SyncClient, SyncConfig, SyncError};
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use rusqlite::{Connection, OpenFlags};
 use sqlite_wasm_vfs::sahpool::{install, OpfsSAHError, OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil};
@@ -19,6 +21,7 @@ pub struct WasmLeader {
     materializers: JsMaterializers,
     pool: OpfsSAHPoolUtil,
     boot_report: JsValue,
+    sync: Option<SyncClient>,
 }
 
 fn opfs_error(e: OpfsSAHError) -> JsValue {
@@ -89,6 +92,53 @@ fn status_to_js(s: &BootStatus) -> JsValue {
     obj.into()
 }
 
+fn set(obj: &Object, key: &str, v: &JsValue) {
+    let _ = Reflect::set(obj, &key.into(), v);
+}
+
+pub(super) fn rewrite_to_js(r: &Rewrite) -> JsValue {
+    let out = Object::new();
+    set(&out, "base", &to_js_serde(&r.base));
+    set(&out, "events", &to_js_serde(&r.events));
+    let dropped = js_sys::Array::new();
+    for (event, error) in &r.dropped {
+        let item = Object::new();
+        set(&item, "event", &to_js_serde(event));
+        set(&item, "error", &to_js(error));
+        dropped.push(&item);
+    }
+    set(&out, "dropped", &dropped);
+    out.into()
+}
+
+fn sync_error_to_js(e: &SyncError) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("LiveStoreError");
+    set(&err, "code", &e.code.as_str().into());
+    if let Some(event) = &e.event {
+        set(&err, "event", &event.as_str().into());
+    }
+    if let Some(seq) = &e.seq_num {
+        set(&err, "seqNum", &to_js_serde(seq));
+    }
+    err.into()
+}
+
+/// `{ send: string[], rewrites, errors, reconnect, stop }` for the worker's socket.
+fn outcome_to_js(o: &Outcome) -> JsValue {
+    let out = Object::new();
+    let send = js_sys::Array::new();
+    for m in &o.send {
+        send.push(&serde_json::to_string(m).expect("client message").into());
+    }
+    set(&out, "send", &send);
+    set(&out, "rewrites", &o.rewrites.iter().map(rewrite_to_js).collect::<js_sys::Array>());
+    set(&out, "errors", &o.errors.iter().map(sync_error_to_js).collect::<js_sys::Array>());
+    set(&out, "reconnect", &o.reconnect.into());
+    set(&out, "stop", &o.stop.into());
+    out.into()
+}
+
 fn records_of(v: JsValue) -> Result<Vec<EventRecord>, JsValue> {
     serde_wasm_bindgen::from_value(v)
         .map_err(|e| to_js(&Error::InvalidUpstream(format!("not a list of event records: {e}"))))
@@ -112,7 +162,7 @@ impl WasmLeader {
         };
         let on_status = get(&options, "onStatus").dyn_into::<Function>().ok();
         let schema = super::schema_of(schema)?;
-        let materializers = JsMaterializers::new(&materializers).js()?;
+        let materializers = JsMaterializers::new(&materializers).js()?.with_rebase(&get(&options, "onRebase"));
         let pool = pool_of(&store_id).await?;
         let eventlog = open_db(&store_id, "eventlog.db")?;
         let state = open_db(&store_id, "state.db")?;
@@ -127,7 +177,7 @@ impl WasmLeader {
         let _ = Reflect::set(&boot_report, &"rebuilt".into(), &report.rebuilt.into());
         let _ = Reflect::set(&boot_report, &"caughtUp".into(), &JsValue::from_f64(report.caught_up as f64));
         let _ = Reflect::set(&boot_report, &"unknown".into(), &to_js_serde(&report.unknown));
-        Ok(WasmLeader { leader, materializers, pool, boot_report: boot_report.into() })
+        Ok(WasmLeader { leader, materializers, pool, boot_report: boot_report.into(), sync: None })
     }
 
     #[wasm_bindgen(getter)]
@@ -165,6 +215,7 @@ impl WasmLeader {
         let out = Object::new();
         let _ = Reflect::set(&out, &"bytes".into(), &Uint8Array::from(&bytes[..]));
         let _ = Reflect::set(&out, &"head".into(), &to_js_serde(&head));
+        let _ = Reflect::set(&out, &"syncHead".into(), &to_js_serde(&self.leader.sync_head()));
         Ok(out.into())
     }
 
@@ -185,10 +236,98 @@ impl WasmLeader {
         self.leader.import_eventlog(&eventlog, &self.materializers).js()
     }
 
+    /// Starts syncing with a server: `{ storeId, clientId, token? }`. The
+    /// worker owns the WebSocket and feeds the `sync*` methods.
+    #[wasm_bindgen(js_name = startSync)]
+    pub fn start_sync(&mut self, options: JsValue) {
+        let option = |k: &str| get(&options, k).as_string();
+        self.leader.start_sync();
+        self.sync = Some(SyncClient::new(SyncConfig {
+            store_id: option("storeId").unwrap_or_default(),
+            client_id: option("clientId").unwrap_or_default(),
+            token: option("token"),
+        }));
+    }
+
+    /// The socket opened: the `hello` to send.
+    #[wasm_bindgen(js_name = syncConnected)]
+    pub fn sync_connected(&mut self) -> Result<String, JsValue> {
+        let hello = self.client()?.connected();
+        Ok(serde_json::to_string(&hello).expect("client message"))
+    }
+
+    #[wasm_bindgen(js_name = syncDisconnected)]
+    pub fn sync_disconnected(&mut self) {
+        if let Some(s) = &mut self.sync {
+            s.disconnected();
+        }
+    }
+
+    /// A text frame from the server; returns what to do.
+    #[wasm_bindgen(js_name = syncReceive)]
+    pub fn sync_receive(&mut self, text: &str) -> Result<JsValue, JsValue> {
+        let sync = self.sync.as_mut().ok_or_else(not_syncing)?;
+        let outcome = match serde_json::from_str::<ServerMessage>(text) {
+            Ok(msg) => sync.receive(&mut self.leader, msg, &self.materializers).js()?,
+            Err(e) => Outcome {
+                errors: vec![SyncError {
+                    code: "PROTOCOL_ERROR".into(),
+                    message: format!("the sync server sent a message this client does not understand: {e}"),
+                    event: None,
+                    seq_num: None,
+                }],
+                reconnect: true,
+                ..Outcome::default()
+            },
+        };
+        Ok(outcome_to_js(&outcome))
+    }
+
+    /// Sessions' events were appended: push them if nothing is in flight.
+    #[wasm_bindgen(js_name = syncLocal)]
+    pub fn sync_local(&mut self) -> Result<JsValue, JsValue> {
+        let sync = self.sync.as_mut().ok_or_else(not_syncing)?;
+        Ok(outcome_to_js(&sync.local_events(&mut self.leader, &self.materializers).js()?))
+    }
+
+    /// `{ phase, pending, head, syncHead, backendId, stopped? }`.
+    #[wasm_bindgen(getter, js_name = syncStatus)]
+    pub fn sync_status(&self) -> Result<JsValue, JsValue> {
+        let out = Object::new();
+        let phase = match self.sync.as_ref().map(|s| s.phase()) {
+            None => "disabled",
+            Some(Phase::Offline) => "offline",
+            Some(Phase::Hello | Phase::CatchingUp) => "connecting",
+            Some(Phase::Live) => "live",
+        };
+        set(&out, "phase", &phase.into());
+        set(&out, "pending", &JsValue::from_f64(self.leader.pending_sync_count().js()? as f64));
+        set(&out, "head", &to_js_serde(&self.leader.head()));
+        set(&out, "syncHead", &to_js_serde(&self.leader.sync_head()));
+        if let Some(id) = self.leader.backend_id() {
+            set(&out, "backendId", &id.into());
+        }
+        if let Some(e) = self.sync.as_ref().and_then(|s| s.stopped()) {
+            set(&out, "stopped", &sync_error_to_js(e));
+        }
+        Ok(out.into())
+    }
+
+    /// Whether the eventlog holds exactly this event (a session's view is current).
+    pub fn contains(&self, seq: JsValue) -> Result<bool, JsValue> {
+        let seq: SeqNum = serde_wasm_bindgen::from_value(seq)
+            .map_err(|e| to_js(&Error::InvalidUpstream(format!("not a seqNum: {e}"))))?;
+        self.leader.contains(seq).js()
+    }
+
     /// Closes the databases and releases the OPFS files (for another leader).
     pub fn close(self) -> Result<(), JsValue> {
         drop(self.leader);
         self.pool.pause().map_err(opfs_error)
+    }
+
+    fn client(&mut self) -> Result<&mut SyncClient, JsValue> {
+        self.sync.as_mut().ok_or_else(not_syncing)
     }
 
     /// Deletes a store's local files. Call with no leader open on it.
@@ -196,4 +335,8 @@ impl WasmLeader {
         use sqlite_wasm_rs::vfs::VfsFilesManager;
         pool_of(&store_id).await?.clear().map_err(opfs_error)
     }
+}
+
+fn not_syncing() -> JsValue {
+    to_js(&Error::Sync { code: "SYNC_DISABLED", message: "startSync was not called".into() })
 }

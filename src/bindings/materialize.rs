@@ -4,14 +4,14 @@
 //! does not go through `WasmSession` (borrowed for the commit): the database
 //! being materialized is put in a thread-local slot for the duration of the call.
 
-use super::convert::{json_to_js, query_desc, result_to_js, writes_of};
+use super::convert::{get, json_to_js, query_desc, result_to_js, to_json, writes_of};
 use super::error::to_js;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::event::EventRecord;
+use crate::event::{EventInput, EventRecord};
 use crate::query::WriteDesc;
 use crate::schema::EventDef;
-use crate::session::Materialize;
+use crate::session::{Materialize, Rebase};
 use js_sys::{Function, Object, Reflect};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -37,6 +37,8 @@ pub struct JsMaterializers {
     /// instead of being converted back from JSON.
     given_args: RefCell<VecDeque<JsValue>>,
     ctx: Object,
+    /// The app's conflict rule (`onRebase`), if any.
+    rebase: Option<Function>,
     _query: Closure<dyn Fn(JsValue) -> Result<JsValue, JsValue>>,
 }
 
@@ -63,11 +65,18 @@ impl JsMaterializers {
         });
         let ctx = Object::new();
         let _ = Reflect::set(&ctx, &"query".into(), query.as_ref());
-        Ok(JsMaterializers { functions: map, given_args: RefCell::default(), ctx, _query: query })
+        Ok(JsMaterializers { functions: map, given_args: RefCell::default(), ctx, rebase: None, _query: query })
     }
 }
 
 impl JsMaterializers {
+    /// Adds the app's conflict rule: `(event, ctx) => undefined | 'keep' |
+    /// 'drop' | { name, args }` (an event to re-apply instead).
+    pub fn with_rebase(mut self, f: &JsValue) -> JsMaterializers {
+        self.rebase = f.dyn_ref::<Function>().cloned();
+        self
+    }
+
     /// Queues the args object of the next event with a function materializer.
     pub fn give_args(&self, args: JsValue) {
         self.given_args.borrow_mut().push_back(args);
@@ -79,6 +88,13 @@ impl JsMaterializers {
 }
 
 impl Materialize for JsMaterializers {
+    fn rebase(&self, pending: &EventRecord, db: &Rc<Db>) -> Result<Rebase> {
+        match &self.rebase {
+            Some(f) => self.decide(f, pending, db),
+            None => Ok(Rebase::Keep),
+        }
+    }
+
     fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>> {
         let failed = |message: String| Error::MaterializerFailed { event: def.name.clone(), message };
         let f = self.functions.get(&def.name).ok_or_else(|| failed("no materializer function was given".into()))?;
@@ -105,6 +121,45 @@ impl Materialize for JsMaterializers {
         let mut writes = Vec::new();
         writes_of(&returned, &record.args, &mut writes)?;
         Ok(writes)
+    }
+}
+
+impl JsMaterializers {
+    fn decide(&self, f: &Function, pending: &EventRecord, db: &Rc<Db>) -> Result<Rebase> {
+        let failed = |message: String| Error::MaterializerFailed { event: pending.name.clone(), message };
+        let schema = db.schema.event(&pending.name).ok().map(|d| &d.schema);
+        let event = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&event, &k.into(), &v);
+        };
+        set("name", pending.name.as_str().into());
+        set("args", json_to_js(&pending.args, schema));
+        set("seqNum", pending.seq_num.to_string().into());
+        set("clientId", pending.client_id.as_str().into());
+        set("sessionId", pending.session_id.as_str().into());
+        let _ = Reflect::set(&self.ctx, &"event".into(), &event);
+        CURRENT_DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
+        let decided = f.call2(&JsValue::UNDEFINED, &event, &self.ctx);
+        CURRENT_DB.with(|slot| *slot.borrow_mut() = None);
+        let decided = decided.map_err(|e| failed(format!("the onRebase rule threw: {}", js_message(&e))))?;
+        if decided.is_undefined() || decided.as_string().as_deref() == Some("keep") {
+            return Ok(Rebase::Keep);
+        }
+        if decided.as_string().as_deref() == Some("drop") {
+            return Ok(Rebase::Drop);
+        }
+        let name = get(&decided, "name").as_string();
+        match name {
+            Some(name) => {
+                let mut path = String::new();
+                let args = to_json(&get(&decided, "args"), &mut path)
+                    .map_err(|(p, m)| failed(format!("onRebase returned an event with bad args at '{p}': {m}")))?;
+                Ok(Rebase::Replace(EventInput { name, args }))
+            }
+            None => Err(failed(
+                "onRebase must return undefined, 'keep', 'drop' or an event (e.g. events.todoUpdated({...}))".into(),
+            )),
+        }
     }
 }
 

@@ -24,6 +24,15 @@ fn schema_of(schema: JsValue) -> Result<Schema, JsValue> {
     Schema::new(desc).js()
 }
 
+fn records_of(events: JsValue) -> Result<Vec<EventRecord>, JsValue> {
+    serde_wasm_bindgen::from_value(events)
+        .map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a list of event records: {e}"))))
+}
+
+fn seq_of(seq: JsValue) -> Result<SeqNum, JsValue> {
+    serde_wasm_bindgen::from_value(seq).map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a seqNum: {e}"))))
+}
+
 fn session_options(options: &JsValue) -> SessionOptions {
     let option = |k: &str| get(options, k).as_string().unwrap_or_default();
     SessionOptions { store_id: option("storeId"), client_id: option("clientId"), session_id: option("sessionId") }
@@ -55,7 +64,7 @@ impl WasmSession {
     #[wasm_bindgen(constructor)]
     pub fn new(schema: JsValue, materializers: JsValue, options: JsValue) -> Result<WasmSession, JsValue> {
         let session = Session::new(schema_of(schema)?, session_options(&options)).js()?;
-        let materializers = JsMaterializers::new(&materializers).js()?;
+        let materializers = JsMaterializers::new(&materializers).js()?.with_rebase(&get(&options, "onRebase"));
         Ok(WasmSession { session, materializers, results: RefCell::default() })
     }
 
@@ -71,8 +80,11 @@ impl WasmSession {
     ) -> Result<WasmSession, JsValue> {
         let head: SeqNum = serde_wasm_bindgen::from_value(head)
             .map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a seqNum: {e}"))))?;
-        let session = Session::from_snapshot(schema_of(schema)?, session_options(&options), &bytes, head).js()?;
-        let materializers = JsMaterializers::new(&materializers).js()?;
+        let mut session = Session::from_snapshot(schema_of(schema)?, session_options(&options), &bytes, head).js()?;
+        if let Ok(final_head) = serde_wasm_bindgen::from_value::<SeqNum>(get(&options, "syncHead")) {
+            session.set_final(final_head);
+        }
+        let materializers = JsMaterializers::new(&materializers).js()?.with_rebase(&get(&options, "onRebase"));
         Ok(WasmSession { session, materializers, results: RefCell::default() })
     }
 
@@ -101,9 +113,36 @@ impl WasmSession {
     /// own ones, rebases pending ones on top of others'. Returns
     /// `{ changed, confirmed, rebased, dropped: [{ event, error }] }`.
     pub fn pull(&mut self, events: JsValue) -> Result<JsValue, JsValue> {
-        let events: Vec<EventRecord> = serde_wasm_bindgen::from_value(events)
-            .map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a list of event records: {e}"))))?;
+        let events = records_of(events)?;
         let pulled = self.session.pull(&events, &self.materializers).js()?;
+        self.pulled(pulled)
+    }
+
+    /// The leader rewrote its log after `base` (it rebased on the sync
+    /// server's events): `events` is its whole log after `base`.
+    #[wasm_bindgen(js_name = pullReplacing)]
+    pub fn pull_replacing(&mut self, base: JsValue, events: JsValue) -> Result<JsValue, JsValue> {
+        let events = records_of(events)?;
+        let pulled = self.session.pull_replacing(seq_of(base)?, &events, &self.materializers).js()?;
+        self.pulled(pulled)
+    }
+
+    /// Starts over from a fresh snapshot of the leader's state, re-applying
+    /// the pending events on top; same result as `pull`.
+    #[wasm_bindgen(js_name = resetToSnapshot)]
+    pub fn reset_to_snapshot(&mut self, bytes: Vec<u8>, head: JsValue) -> Result<JsValue, JsValue> {
+        let pulled = self.session.reset_to_snapshot(&bytes, seq_of(head)?, &self.materializers).js()?;
+        self.pulled(pulled)
+    }
+
+    /// Events up to `seq` are synced with the server: never rewritten.
+    #[wasm_bindgen(js_name = setFinal)]
+    pub fn set_final(&mut self, seq: JsValue) -> Result<(), JsValue> {
+        self.session.set_final(seq_of(seq)?);
+        Ok(())
+    }
+
+    fn pulled(&mut self, pulled: crate::session::Pulled) -> Result<JsValue, JsValue> {
         let changed = self.session.refresh().js()?;
         let dropped = Array::new();
         for (event, error) in &pulled.dropped {

@@ -6,7 +6,7 @@
 // - Servers listen on 127.0.0.1 only, on a free port.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { cp, mkdir, readFile, stat, symlink } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { createServer as createNetServer } from 'node:net'
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path'
@@ -233,4 +233,24 @@ export async function resultPath(name) {
 /** Formats the problems a page recorded, for an assertion message. */
 export function describeProblems(problems) {
   return problems.length ? `\npage problems:\n  ${problems.join('\n  ')}` : ''
+}
+
+/**
+ * Copies the Vite app `tests/<name>` into `dir`/app, links pkg/ as its
+ * `livestore-rs` (what `npm install <repo>/pkg` makes, without npm), and
+ * builds it once per entry of `builds` ({ outDir, env }).
+ */
+export async function buildTestApp(name, dir, builds) {
+  const app = join(dir, 'app')
+  await cp(join(REPO_ROOT, 'tests', name), app, {
+    recursive: true,
+    filter: (src) => !/[\\/](node_modules|dist)([\\/]|$)/.test(src.slice(REPO_ROOT.length)),
+  })
+  await mkdir(join(app, 'node_modules'), { recursive: true })
+  await symlink(PKG_DIR, join(app, 'node_modules', 'livestore-rs'), 'dir')
+  const vite = join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js')
+  for (const { outDir, env } of builds) {
+    await run(process.execPath, [vite, 'build', '--logLevel', 'warn', '--outDir', outDir, '--emptyOutDir'], { cwd: app, env: childEnv(env) })
+  }
+  return app
 }

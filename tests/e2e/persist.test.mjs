@@ -12,12 +12,12 @@
 // in-memory store, and the rows must equal the persisted state the session
 // booted from.
 import assert from 'node:assert/strict'
-import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { PKG_DIR, REPO_ROOT, assertPkgBuilt, childEnv, launchChromium, resultPath, run, startStaticServer } from './helpers.mjs'
+import { REPO_ROOT, assertPkgBuilt, buildTestApp, launchChromium, resultPath, run, startStaticServer } from './helpers.mjs'
 
 let browser
 let server
@@ -26,23 +26,8 @@ let workDir
 before(async () => {
   assertPkgBuilt()
   workDir = await mkdtemp(join(tmpdir(), 'livestore-rs-persist-'))
-  const app = join(workDir, 'app')
-  await cp(join(REPO_ROOT, 'tests', 'persist-app'), app, {
-    recursive: true,
-    filter: (src) => !/[\\/](node_modules|dist)([\\/]|$)/.test(src.slice(REPO_ROOT.length)),
-  })
-  // What `npm install <repo>/pkg` makes (a link to the package), without npm:
-  // `livestore-rs` and `livestore-rs/worker` resolve through pkg/package.json "exports".
-  await mkdir(join(app, 'node_modules'), { recursive: true })
-  await symlink(PKG_DIR, join(app, 'node_modules', 'livestore-rs'), 'dir')
-  const vite = join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js')
-  const build = (version) =>
-    run(process.execPath, [vite, 'build', '--logLevel', 'warn', '--outDir', join(workDir, 'www', `v${version}`), '--emptyOutDir'], {
-      cwd: app,
-      env: childEnv({ SCHEMA_VERSION: String(version) }),
-    })
-  await build(1)
-  await build(2)
+  const build = (version) => ({ outDir: join(workDir, 'www', `v${version}`), env: { SCHEMA_VERSION: String(version) } })
+  await buildTestApp('persist-app', workDir, [build(1), build(2)])
   ;[browser, server] = await Promise.all([launchChromium(), startStaticServer(join(workDir, 'www'))])
 })
 

@@ -7,6 +7,7 @@ import { events, schema, schemaVersion, todos } from './schema'
 
 const params = new URLSearchParams(location.search)
 const storeId = params.get('store') ?? 'todos'
+const syncUrl = params.get('sync') ?? undefined
 
 const app: any = {
   version: schemaVersion,
@@ -25,6 +26,7 @@ try {
     schema,
     storeId,
     adapter: makePersistedAdapter({ storage: { type: 'opfs' }, worker: LeaderWorker }),
+    syncPayload: syncUrl ? { url: syncUrl } : undefined,
     onBootStatus: (s) => {
       app.boot.push(s)
       status.textContent = `${s.stage}${s.total ? ` ${s.done}/${s.total}` : ''}`
@@ -40,6 +42,10 @@ try {
     for (const r of rows.slice(0, 50)) list.append(Object.assign(document.createElement('li'), { textContent: r.text }))
   })
 
+  app.syncStatus = () => {
+    const s = store.syncStatus
+    return { ...s, error: s.error && { code: s.error.code, message: s.error.message } }
+  }
   app.rows = () => store.query(todos.orderBy('id', 'asc')).map((r) => ({ ...r }))
   app.add = (prefix: string, n: number) => {
     const ids = []

@@ -10,6 +10,7 @@
 //! schema (hash) is rebuilt from the eventlog in one transaction, so an
 //! interrupted rebuild starts over on the next open.
 
+use crate::changes::RowChange;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::event::{EventRecord, SeqNum};
@@ -68,6 +69,30 @@ pub struct Leader {
     eventlog: Connection,
     head: SeqNum,
     unknown: UnknownEvents,
+    /// The last event the sync server confirmed: everything up to here is
+    /// final; the events after it are pending (client-only ones included).
+    sync_head: SeqNum,
+    backend_id: Option<String>,
+    /// Row changes of pending events, to roll them back when the server's
+    /// order differs; kept only while syncing.
+    undo: Option<Undo>,
+    rebase_generation: u32,
+}
+
+/// Row changes of every event after `from`, oldest first.
+struct Undo {
+    from: SeqNum,
+    events: Vec<(SeqNum, Vec<RowChange>)>,
+}
+
+/// How the leader's log changed when it took in the sync server's events
+/// (or a rejection): everything after `base` was replaced by `events`.
+#[derive(Debug, Default)]
+pub struct Rewrite {
+    pub base: SeqNum,
+    pub events: Vec<EventRecord>,
+    /// Pending events that no longer apply after the server's, with why.
+    pub dropped: Vec<(EventRecord, Error)>,
 }
 
 const EVENTLOG_SQL: &str = "
@@ -78,6 +103,8 @@ CREATE TABLE IF NOT EXISTS __livestore_events (
   client_only INTEGER NOT NULL,
   PRIMARY KEY (seq_global, seq_client)
 ) WITHOUT ROWID;";
+
+const SYNC_META_SQL: &str = "CREATE TABLE IF NOT EXISTS __livestore_sync (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 const STATE_META_SQL: &str =
     "CREATE TABLE IF NOT EXISTS __livestore_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
@@ -121,10 +148,25 @@ impl Leader {
     ) -> Result<(Leader, BootReport)> {
         status(BootStatus::Loading);
         eventlog.execute_batch(EVENTLOG_SQL)?;
+        eventlog.execute_batch(SYNC_META_SQL)?;
         state.execute_batch(STATE_META_SQL)?;
         let state = Rc::new(Db::new(state, Rc::new(schema), "")?);
-        let mut leader = Leader { state, eventlog, head: SeqNum::ROOT, unknown };
+        let mut leader = Leader {
+            state,
+            eventlog,
+            head: SeqNum::ROOT,
+            unknown,
+            sync_head: SeqNum::ROOT,
+            backend_id: None,
+            undo: None,
+            rebase_generation: 0,
+        };
         leader.head = leader.read_head()?;
+        if let Some(h) = leader.sync_meta("head")? {
+            leader.sync_head = serde_json::from_str(&h).map_err(|e| Error::Sql(format!("bad sync head: {e}")))?;
+        }
+        leader.backend_id = leader.sync_meta("backendId")?;
+        leader.rebase_generation = leader.head.rebase_generation;
 
         let stored_hash = leader.state_meta("schemaHash")?;
         let state_head: SeqNum = match leader.state_meta("head")? {
@@ -137,6 +179,11 @@ impl Leader {
             leader.replay(SeqNum::ROOT, true, m, &mut report, &mut |_| {})?;
         } else if stored_hash.as_deref() != Some(leader.state.schema.hash()) {
             status(BootStatus::Migrating);
+            report.rebuilt = true;
+            leader.replay(SeqNum::ROOT, true, m, &mut report, status)?;
+        } else if state_head > leader.head || (state_head != SeqNum::ROOT && !leader.has_event(state_head)?) {
+            // The log was rewritten (a rebase) after the state last committed:
+            // the state holds events that are no longer there.
             report.rebuilt = true;
             leader.replay(SeqNum::ROOT, true, m, &mut report, status)?;
         } else if state_head < leader.head {
@@ -176,12 +223,15 @@ impl Leader {
         // between the two is caught up on the next open.
         let tx = self.state.conn.unchecked_transaction()?;
         let mut report = BootReport::default();
-        self.materialize_in_tx(batch, m, &mut report)?;
+        let changes = self.materialize_in_tx(batch, m, &mut report)?;
         let last = batch.last().expect("non-empty").seq_num;
         self.set_state_meta("head", &serde_json::to_string(&last).expect("seqnum"))?;
         self.append(batch)?;
         self.head = last;
         tx.commit()?;
+        if let Some(undo) = &mut self.undo {
+            undo.events.extend(batch.iter().map(|e| e.seq_num).zip(changes));
+        }
         Ok(Push::Accepted)
     }
 
@@ -212,9 +262,14 @@ impl Leader {
         self.state.conn.execute("DELETE FROM __livestore_state WHERE key = 'schemaHash'", [])?;
         let tx = self.eventlog.unchecked_transaction()?;
         tx.execute("DELETE FROM __livestore_events", [])?;
+        // Which of these events a server has is unknown: all are pending again.
+        tx.execute("DELETE FROM __livestore_sync", [])?;
         insert_events(&tx, &events)?;
         tx.commit()?;
         self.head = parent;
+        self.sync_head = SeqNum::ROOT;
+        self.backend_id = None;
+        self.undo = None;
         self.replay(SeqNum::ROOT, true, m, &mut BootReport::default(), &mut |_| {})
     }
 
@@ -244,6 +299,35 @@ impl Leader {
             .unwrap_or(SeqNum::ROOT))
     }
 
+    fn sync_meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .eventlog
+            .query_row("SELECT value FROM __livestore_sync WHERE key = ?", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn set_sync_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+        conn.execute(
+            "INSERT INTO __livestore_sync (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the eventlog holds exactly this event (same rebase generation too).
+    fn has_event(&self, seq: SeqNum) -> Result<bool> {
+        Ok(self
+            .eventlog
+            .query_row(
+                "SELECT rebase_generation FROM __livestore_events WHERE seq_global = ? AND seq_client = ?",
+                params![seq.global as i64, seq.client],
+                |r| r.get::<_, u32>(0),
+            )
+            .optional()?
+            == Some(seq.rebase_generation))
+    }
+
     fn state_meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .state
@@ -259,23 +343,29 @@ impl Leader {
         Ok(())
     }
 
-    fn materialize_in_tx(&self, events: &[EventRecord], m: &dyn Materialize, report: &mut BootReport) -> Result<()> {
+    /// Materializes `events`; returns each one's row changes.
+    fn materialize_in_tx(
+        &self,
+        events: &[EventRecord],
+        m: &dyn Materialize,
+        report: &mut BootReport,
+    ) -> Result<Vec<Vec<RowChange>>> {
+        let mut all = Vec::with_capacity(events.len());
         for e in events {
             match self.state.schema.event(&e.name) {
-                Ok(def) => {
-                    materialize_event(&self.state, def, e, m)?;
-                }
+                Ok(def) => all.push(materialize_event(&self.state, def, e, m)?),
                 Err(err) => match self.unknown {
                     UnknownEvents::Fail => return Err(err),
                     UnknownEvents::Warn | UnknownEvents::Ignore => {
                         if !report.unknown.contains(&e.name) {
                             report.unknown.push(e.name.clone());
                         }
+                        all.push(Vec::new());
                     }
                 },
             }
         }
-        Ok(())
+        Ok(all)
     }
 
     fn set_state_meta(&self, key: &str, value: &str) -> Result<()> {
@@ -325,3 +415,6 @@ impl Leader {
         Ok(())
     }
 }
+
+mod upstream;
+pub use upstream::NextPush;

@@ -1,0 +1,191 @@
+// Sync, end to end: the persisted test app (tests/persist-app, opened with
+// `?sync=<ws url>`) in two browser contexts — two clients, each with its own
+// OPFS and leader — and the real sync server (livestore-rs-server, in-memory
+// storage) on 127.0.0.1. Client A reaches the server through a TCP proxy
+// that the tests cut to take A offline.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+
+import { REPO_ROOT, assertPkgBuilt, buildTestApp, describeProblems, freePort, launchChromium, resultPath, run, startProcess, startStaticServer, waitForUrl } from './helpers.mjs'
+
+let browser
+let web
+let sync // the sync server process
+let syncPort
+let workDir
+
+before(async () => {
+  assertPkgBuilt()
+  workDir = await mkdtemp(join(tmpdir(), 'livestore-rs-sync-'))
+  await buildTestApp('persist-app', workDir, [{ outDir: join(workDir, 'www'), env: { SCHEMA_VERSION: '1' } }])
+  await run('cargo', ['build', '--quiet', '-p', 'livestore-rs-server'], { cwd: REPO_ROOT, timeoutMs: 600_000 })
+  syncPort = await freePort()
+  sync = startProcess(join(REPO_ROOT, 'target', 'debug', 'livestore-rs-server'), ['--memory', '--port', String(syncPort)])
+  await waitForUrl(`http://127.0.0.1:${syncPort}/health`)
+  ;[browser, web] = await Promise.all([launchChromium(), startStaticServer(join(workDir, 'www'))])
+})
+
+after(async () => {
+  await browser?.close()
+  await web?.close()
+  await sync?.stop()
+  if (workDir && !process.env.KEEP_E2E_TMP) await rm(workDir, { recursive: true, force: true })
+})
+
+/** A TCP proxy to the sync server that can be cut (the client is offline) and restored. */
+async function startProxy() {
+  const sockets = new Set()
+  let up = true
+  const server = net.createServer((client) => {
+    if (!up) return client.destroy()
+    const upstream = net.connect(syncPort, '127.0.0.1')
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => {})
+    }
+    client.pipe(upstream)
+    upstream.pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok))
+  return {
+    url: `ws://127.0.0.1:${server.address().port}`,
+    cut() {
+      up = false
+      for (const s of sockets) s.destroy()
+    },
+    restore() {
+      up = true
+    },
+    close: () => new Promise((ok) => server.close(ok)),
+  }
+}
+
+/** A client: a browser context (its own OPFS, locks and leader) recording what goes wrong. */
+async function newClient(name, syncUrl) {
+  const context = await browser.newContext()
+  const problems = []
+  context.on('page', (page) => {
+    page.on('pageerror', (err) => problems.push(`${name} pageerror: ${err.stack || err.message}`))
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !/favicon|Failed to load resource|WebSocket/.test(msg.text())) problems.push(`${name} console.error: ${msg.text()}`)
+    })
+  })
+  return { name, context, problems, syncUrl }
+}
+
+async function openApp(client, storeId) {
+  const page = await client.context.newPage()
+  await page.goto(`${web.url}?store=${encodeURIComponent(storeId)}&sync=${encodeURIComponent(client.syncUrl)}`)
+  await page.waitForFunction(() => window.__app?.ready || window.__app?.bootError, null, { timeout: 30_000 })
+  const bootError = await page.evaluate(() => window.__app.bootError)
+  assert.equal(bootError, undefined, `${client.name}: boot failed: ${JSON.stringify(bootError)}${describeProblems(client.problems)}`)
+  return page
+}
+
+/** Waits until `fn` (run in the page) returns a truthy value. */
+async function until(page, fn, arg, what, timeout = 30_000) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 50 })
+  } catch (err) {
+    const state = await page.evaluate(() => JSON.stringify({ rows: window.__app.latest.length, sync: window.__app.syncStatus(), errors: window.__app.errors })).catch((e) => e.message)
+    await page.screenshot({ path: await resultPath(`sync-${what.replace(/\W+/g, '-')}.png`) }).catch(() => {})
+    throw new Error(`${what}: ${err.message}; the page has ${state}`)
+  }
+}
+
+const ids = (page) => page.evaluate(() => window.__app.latest)
+const synced = (page, count) => until(page, (n) => window.__app.latest.length === n && window.__app.syncStatus().pending === 0 && window.__app.syncStatus().online, count, `${count} rows, all synced`)
+
+test('edits on two clients converge through the server', async () => {
+  const a = await newClient('A', `ws://127.0.0.1:${syncPort}`)
+  const b = await newClient('B', `ws://127.0.0.1:${syncPort}`)
+  try {
+    const pa = await openApp(a, 'converge')
+    const pb = await openApp(b, 'converge')
+    await until(pa, () => window.__app.syncStatus().online, null, 'A online')
+    await until(pb, () => window.__app.syncStatus().online, null, 'B online')
+    await pa.evaluate(() => window.__app.add('a', 20))
+    await pb.evaluate(() => window.__app.add('b', 20))
+    await synced(pa, 40)
+    await synced(pb, 40)
+    assert.deepEqual(await ids(pa), await ids(pb))
+    // A change of B shows up in A (live pull).
+    await pb.evaluate(() => window.__app.store.commit({ name: 'v1.TodoCompleted', args: { id: window.__app.latest[0] } }))
+    await until(pa, () => window.__app.rows()[0].completed === true, null, "B's completion reaches A")
+    assert.deepEqual(await pa.evaluate(() => window.__app.errors), [])
+    assert.deepEqual(await pb.evaluate(() => window.__app.errors), [])
+    assert.deepEqual([...a.problems, ...b.problems], [])
+  } finally {
+    await a.context.close()
+    await b.context.close()
+  }
+})
+
+test('a client offline keeps committing; after reconnecting both converge', async () => {
+  const proxy = await startProxy()
+  const a = await newClient('A', proxy.url)
+  const b = await newClient('B', `ws://127.0.0.1:${syncPort}`)
+  try {
+    const pa = await openApp(a, 'offline')
+    const pb = await openApp(b, 'offline')
+    await pa.evaluate(() => window.__app.add('a', 5))
+    await synced(pa, 5)
+    await synced(pb, 5)
+
+    proxy.cut()
+    await until(pa, () => !window.__app.syncStatus().online, null, 'A sees it is offline')
+    await pa.evaluate(() => window.__app.add('a', 10))
+    await pb.evaluate(() => window.__app.add('b', 10))
+    await until(pa, () => window.__app.latest.length === 15 && window.__app.syncStatus().pending === 10, null, 'A has its own 10 pending')
+    await synced(pb, 15) // B alone: its own events synced, A's are not there
+
+    proxy.restore() // A reconnects by itself (backoff)
+    await synced(pa, 25)
+    await synced(pb, 25)
+    assert.deepEqual(await ids(pa), await ids(pb))
+    // A's offline events came after B's in the server's order: A rebased them.
+    const rebased = await pa.evaluate(async () => (await window.__app.leaderEvents()).filter((e) => e.args.id?.startsWith('a-') && e.seqNum.rebaseGeneration > 0).length)
+    assert.ok(rebased >= 10, `A's offline events were rebased (${rebased})`)
+    assert.deepEqual([...a.problems, ...b.problems], [])
+  } finally {
+    await a.context.close()
+    await b.context.close()
+    await proxy.close()
+  }
+})
+
+test("the leader tab of a client closes mid-sync: its other tab takes over and nothing is lost", async () => {
+  const a = await newClient('A', `ws://127.0.0.1:${syncPort}`)
+  const b = await newClient('B', `ws://127.0.0.1:${syncPort}`)
+  try {
+    const leaderTab = await openApp(a, 'takeover') // the first tab's worker leads
+    const otherTab = await openApp(a, 'takeover')
+    const pb = await openApp(b, 'takeover')
+    await leaderTab.evaluate(() => window.__app.startBurst({ prefix: 'l', intervalMs: 2, perTick: 5, flushEvery: 4 }))
+    await until(pb, () => window.__app.latest.length >= 30, null, 'B sees the burst')
+    const flushed = await leaderTab.evaluate(async () => {
+      await window.__app.stopBurst()
+      return window.__app.flushed
+    })
+    await leaderTab.close() // the leader goes while events are still on their way to the server
+    await otherTab.evaluate(() => window.__app.add('o', 5))
+    const expected = flushed.length + 5
+    await until(otherTab, (n) => window.__app.latest.length >= n && window.__app.syncStatus().pending === 0 && window.__app.syncStatus().online, expected, 'the other tab leads and syncs')
+    const count = await otherTab.evaluate(() => window.__app.latest.length)
+    await synced(pb, count)
+    const seen = new Set(await ids(pb))
+    for (const id of flushed) assert.ok(seen.has(id), `flushed ${id} reached B`)
+    assert.deepEqual(await ids(otherTab), await ids(pb))
+    assert.deepEqual([...a.problems, ...b.problems], [])
+  } finally {
+    await a.context.close()
+    await b.context.close()
+  }
+})
