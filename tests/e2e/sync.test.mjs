@@ -16,16 +16,20 @@ let browser
 let web
 let sync // the sync server process
 let syncPort
+let validating // the example server with a validation hook (server/examples/validating.rs)
+let validatingPort
 let workDir
 
 before(async () => {
   assertPkgBuilt()
   workDir = await mkdtemp(join(tmpdir(), 'livestore-rs-sync-'))
   await buildTestApp('persist-app', workDir, [{ outDir: join(workDir, 'www'), env: { SCHEMA_VERSION: '1' } }])
-  await run('cargo', ['build', '--quiet', '-p', 'livestore-rs-server'], { cwd: REPO_ROOT, timeoutMs: 600_000 })
-  syncPort = await freePort()
+  await run('cargo', ['build', '--quiet', '-p', 'livestore-rs-server', '--bin', 'livestore-rs-server', '--example', 'validating'], { cwd: REPO_ROOT, timeoutMs: 600_000 })
+  ;[syncPort, validatingPort] = [await freePort(), await freePort()]
   sync = startProcess(join(REPO_ROOT, 'target', 'debug', 'livestore-rs-server'), ['--memory', '--port', String(syncPort)])
+  validating = startProcess(join(REPO_ROOT, 'target', 'debug', 'examples', 'validating'), [String(validatingPort)])
   await waitForUrl(`http://127.0.0.1:${syncPort}/health`)
+  await waitForUrl(`http://127.0.0.1:${validatingPort}/health`)
   ;[browser, web] = await Promise.all([launchChromium(), startStaticServer(join(workDir, 'www'))])
 })
 
@@ -33,6 +37,7 @@ after(async () => {
   await browser?.close()
   await web?.close()
   await sync?.stop()
+  await validating?.stop()
   if (workDir && !process.env.KEEP_E2E_TMP) await rm(workDir, { recursive: true, force: true })
 })
 
@@ -187,5 +192,62 @@ test("the leader tab of a client closes mid-sync: its other tab takes over and n
   } finally {
     await a.context.close()
     await b.context.close()
+  }
+})
+
+test('an event the server refuses is rolled back on the committing client and reported; the others stay', async () => {
+  const a = await newClient('A', `ws://127.0.0.1:${validatingPort}`)
+  const b = await newClient('B', `ws://127.0.0.1:${validatingPort}`)
+  try {
+    const pa = await openApp(a, 'validated')
+    const pb = await openApp(b, 'validated')
+    await until(pa, () => window.__app.syncStatus().online, null, 'A online')
+    await pa.evaluate(() => {
+      const { store } = window.__app
+      store.commit({ name: 'v1.TodoCreated', args: { id: 'a1', text: 'fine' } })
+      store.commit({ name: 'v1.TodoCreated', args: { id: 'a2', text: 'a forbidden word' } })
+      store.commit({ name: 'v1.TodoCreated', args: { id: 'a3', text: 'fine too' } })
+    })
+    await until(pa, () => window.__app.errors.some((e) => e.code === 'EVENT_REJECTED'), null, 'A hears of the refusal')
+    await synced(pa, 2)
+    await synced(pb, 2)
+    assert.deepEqual(await ids(pa), ['a1', 'a3'])
+    assert.deepEqual(await ids(pb), ['a1', 'a3'])
+    const errors = await pa.evaluate(() => window.__app.errors)
+    assert.equal(errors.length, 1, JSON.stringify(errors))
+    assert.equal(errors[0].phase, 'sync')
+    assert.match(errors[0].message, /not allowed/)
+    assert.deepEqual(await pb.evaluate(() => window.__app.errors), [])
+  } finally {
+    await a.context.close()
+    await b.context.close()
+  }
+})
+
+test("the app's conflict rule (makeSchema onRebase) decides what a rebased event becomes", async () => {
+  const proxy = await startProxy()
+  const a = await newClient('A', proxy.url)
+  const b = await newClient('B', `ws://127.0.0.1:${syncPort}`)
+  try {
+    const pa = await openApp(a, 'conflict')
+    const pb = await openApp(b, 'conflict')
+    await until(pa, () => window.__app.syncStatus().online, null, 'A online')
+    proxy.cut()
+    await until(pa, () => !window.__app.syncStatus().online, null, 'A offline')
+    // Both create a todo with the same id; B's reaches the server first.
+    await pa.evaluate(() => window.__app.store.commit({ name: 'v1.TodoCreated', args: { id: 'same', text: 'from A' } }))
+    await pb.evaluate(() => window.__app.store.commit({ name: 'v1.TodoCreated', args: { id: 'same', text: 'from B' } }))
+    await synced(pb, 1)
+    proxy.restore()
+    await synced(pa, 2)
+    await synced(pb, 2)
+    const rows = (page) => page.evaluate(() => window.__app.rows().map((r) => `${r.id}: ${r.text}`))
+    assert.deepEqual(await rows(pa), ['same: from B', 'same-copy: from A'])
+    assert.deepEqual(await rows(pb), await rows(pa))
+    assert.deepEqual(await pa.evaluate(() => window.__app.errors), [])
+  } finally {
+    await a.context.close()
+    await b.context.close()
+    await proxy.close()
   }
 })

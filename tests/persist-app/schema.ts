@@ -36,4 +36,14 @@ const materializers = State.SQLite.materializers(events, {
   'v1.TodoCompleted': ({ id }) => todos.update({ completed: true }).where({ id }),
 })
 
-export const schema = makeSchema({ events, state: State.SQLite.makeState({ tables: { todos, uiState }, materializers }) })
+export const schema = makeSchema({
+  events,
+  state: State.SQLite.makeState({ tables: { todos, uiState }, materializers }),
+  // The conflict rule: a todo created offline with an id another client took
+  // first is kept under a new id instead of failing on the primary key.
+  onRebase: (event, { query }) => {
+    if (event.name !== 'v1.TodoCreated') return 'keep'
+    const taken = query(todos.where({ id: event.args.id }).first())
+    return taken ? events.todoCreated({ ...event.args, id: `${event.args.id}-copy` }) : 'keep'
+  },
+})
