@@ -1,6 +1,7 @@
 // Serves the demo (www/) with the Vite dev server on 127.0.0.1 and prints its URL.
 //   node scripts/serve-www.mjs [--port N]     (PORT=N works too; default 5173,
 //                                              the next free one if taken)
+// VITE_SYNC_URL (set by scripts/dev) is the sync server the demo syncs with.
 // Used by scripts/dev (after setup + build) and by tests/e2e/demo.test.mjs.
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -11,10 +12,12 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
  * Starts the demo's Vite dev server. Returns { url, server, close }.
  * `port: 0` with strictPort picks any free port.
  */
-export async function startDemoServer({ port = 5173, strictPort = false, logLevel = 'info' } = {}) {
+export async function startDemoServer({ port = 5173, strictPort = false, logLevel = 'info', syncUrl = process.env.VITE_SYNC_URL } = {}) {
   const { createServer } = await import('vite')
   const server = await createServer({
     configFile: join(repo, 'www', 'vite.config.js'),
+    // The sync server's URL, for the demo's leader worker (undefined: no sync).
+    define: { 'import.meta.env.VITE_SYNC_URL': JSON.stringify(syncUrl ?? '') },
     logLevel,
     server: { host: '127.0.0.1', port, strictPort },
   })

@@ -1,43 +1,11 @@
-// The demo: a small TodoMVC on livestore-rs (in-memory store for now).
-// Every change is an event committed to the store; the list, the counts and the
-// filter are live queries whose subscribers update the DOM.
-import { Events, Schema, State, makeSchema, createStore, queryDb } from 'livestore-rs'
-
-// --- schema -------------------------------------------------------------------
-
-const todos = State.SQLite.table({
-  name: 'todos',
-  columns: {
-    id: State.SQLite.text({ primaryKey: true }),
-    text: State.SQLite.text({ default: '' }),
-    completed: State.SQLite.boolean({ default: false }),
-    deletedAt: State.SQLite.integer({ nullable: true }),
-  },
-})
-
-const uiState = State.SQLite.clientDocument({
-  name: 'uiState',
-  schema: Schema.Struct({ newTodoText: Schema.String, filter: Schema.Literal('all', 'active', 'completed') }),
-  default: { value: { newTodoText: '', filter: 'all' } },
-})
-
-const events = {
-  todoCreated: Events.synced({ name: 'v1.TodoCreated', schema: Schema.Struct({ id: Schema.String, text: Schema.String }) }),
-  todoCompleted: Events.synced({ name: 'v1.TodoCompleted', schema: Schema.Struct({ id: Schema.String }) }),
-  todoClearedCompleted: Events.synced({
-    name: 'v1.TodoClearedCompleted',
-    schema: Schema.Struct({ deletedAt: Schema.Date }),
-  }),
-  uiStateSet: uiState.set,
-}
-
-const materializers = State.SQLite.materializers(events, {
-  'v1.TodoCreated': ({ id, text }) => todos.insert({ id, text }),
-  'v1.TodoCompleted': ({ id }) => todos.update({ completed: true }).where({ id }),
-  'v1.TodoClearedCompleted': 'UPDATE todos SET deletedAt = :deletedAt WHERE completed = 1',
-})
-
-const schema = makeSchema({ events, state: State.SQLite.makeState({ tables: { todos, uiState }, materializers }) })
+// The demo: a small TodoMVC on livestore-rs. Every change is an event committed
+// to the store; the list, the counts and the filter are live queries whose
+// subscribers update the DOM. The store is persisted in OPFS by the leader
+// worker (./livestore.worker.js), which syncs it with the sync server that
+// scripts/dev starts.
+import { createStore, makePersistedAdapter, queryDb } from 'livestore-rs'
+import LeaderWorker from './livestore.worker.js?worker'
+import { events, schema, todos, uiState } from './schema.js'
 
 // --- queries -------------------------------------------------------------------
 
@@ -89,7 +57,19 @@ function renderList() {
 }
 
 async function main() {
-  const store = await createStore({ schema, storeId: 'demo' })
+  const store = await createStore({
+    schema,
+    storeId: 'demo',
+    adapter: makePersistedAdapter({ storage: { type: 'opfs' }, worker: LeaderWorker }),
+    onError: showError,
+  })
+  const renderSync = (s) => {
+    const el = $('#sync-status')
+    el.dataset.online = String(s.online)
+    el.textContent = !s.enabled ? 'not syncing' : `${s.online ? 'online' : s.phase}${s.pending ? ` · ${s.pending} pending` : ' · all synced'}`
+  }
+  renderSync(store.syncStatus)
+  store.subscribeSyncStatus(renderSync)
   const commit = (...evs) => {
     try {
       store.commit(...evs)

@@ -1,23 +1,31 @@
-// The demo (www/) as a person uses it: served by the Vite dev server exactly as
-// scripts/dev serves it, driven through its UI in headless Chromium.
+// The demo (www/) as a person uses it: served by the Vite dev server and synced
+// through the sync server exactly as scripts/dev does, driven through its UI in
+// headless Chromium.
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 
 import { startDemoServer } from '../../scripts/serve-www.mjs'
-import { assertPkgBuilt, describeProblems, freePort, launchChromium, openPage, resultPath } from './helpers.mjs'
+import { REPO_ROOT, assertPkgBuilt, describeProblems, freePort, launchChromium, openPage, resultPath, run, startProcess, waitForUrl } from './helpers.mjs'
 
 let browser
 let demo
+let sync
 
 before(async () => {
   assertPkgBuilt()
-  const port = await freePort()
-  ;[browser, demo] = await Promise.all([launchChromium(), startDemoServer({ port, strictPort: true, logLevel: 'warn' })])
+  await run('cargo', ['build', '--quiet', '-p', 'livestore-rs-server', '--bin', 'livestore-rs-server'], { cwd: REPO_ROOT, timeoutMs: 600_000 })
+  const [port, syncPort] = [await freePort(), await freePort()]
+  sync = startProcess(join(REPO_ROOT, 'target', 'debug', 'livestore-rs-server'), ['--memory', '--port', String(syncPort)])
+  await waitForUrl(`http://127.0.0.1:${syncPort}/health`)
+  const syncUrl = `ws://127.0.0.1:${syncPort}`
+  ;[browser, demo] = await Promise.all([launchChromium(), startDemoServer({ port, strictPort: true, logLevel: 'warn', syncUrl })])
 })
 
 after(async () => {
   await browser?.close()
   await demo?.close()
+  await sync?.stop()
 })
 
 test('demo: add two todos, complete one, the counts follow', { timeout: 120_000 }, async () => {
@@ -78,6 +86,19 @@ test('demo: add two todos, complete one, the counts follow', { timeout: 120_000 
     await expectCount(2)
 
     await page.screenshot({ path: await resultPath('demo.png'), fullPage: true })
+
+    // Synced: the status says so, and another browser (its own OPFS) gets the todos from the server.
+    await expectText(page.locator('#sync-status'), 'all synced')
+    const other = await openPage(browser)
+    try {
+      await other.page.goto(demo.url, { waitUntil: 'load', timeout: 60_000 })
+      await other.page.waitForFunction(() => document.querySelectorAll('#todo-list li').length === 2, null, { timeout: 30_000 }).catch(async (err) => {
+        throw new Error(`the second browser did not get the todos: ${err.message} (status: ${await other.page.textContent('#sync-status')})${describeProblems(other.problems)}`)
+      })
+      assert.deepEqual(await other.page.locator('#todo-list li label').allTextContents(), ['Buy milk', 'Walk the dog'])
+    } finally {
+      await other.context.close()
+    }
 
     // "Clear completed" commits v1.TodoClearedCompleted (a SQL materializer
     // binding a Date): the completed todo is soft-deleted and leaves the list.
