@@ -203,7 +203,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
     onStatus({ stage: 'syncing' })
     const options = { ...ids, onRebase: schema.onRebase, syncHead: first.syncHead }
     const session = wasm.WasmSession.fromSnapshot(schema.desc, schema.materializers, options, first.bytes, first.head)
-    const link = new LeaderLink({ ids, worker, channel, session, releaseSessionLock, buffered: first.buffered, final: first.syncHead })
+    const link = new LeaderLink({ ids, worker, channel, session, releaseSessionLock, buffered: first.buffered, final: first.syncHead, generation: first.generation })
     return { link, session, ids }
   } catch (e) {
     worker?.terminate()
@@ -259,7 +259,7 @@ function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, u
       if (snapshot) buffered.push(m)
       else if (m.type === 'snapshot' && m.to === sessionId) {
         snapshot = m
-        done({ bytes: m.bytes, head: m.head, syncHead: m.syncHead, buffered })
+        done({ bytes: m.bytes, head: m.head, syncHead: m.syncHead, generation: m.generation, buffered })
       } else if (m.type === 'leader') hello()
       else if (m.type === 'error' && m.to === sessionId && m.code === 'SCHEMA_MISMATCH') {
         done(undefined, new LiveStoreError('SCHEMA_MISMATCH', m.message))
@@ -300,11 +300,13 @@ export class LeaderLink {
   #stalled = null // an error that stops syncing
   #failure = null // the leader's answer to a failed push, until we pulled what it has
   #final // the leader's sync head: the log up to here is never rewritten
+  #generation // the leader's rebase generation this session is in step with
   #syncStatus = null // the leader's last sync status
   #closed = false
 
-  constructor({ ids, worker, channel, session, releaseSessionLock, buffered, final }) {
+  constructor({ ids, worker, channel, session, releaseSessionLock, buffered, final, generation }) {
     this.#final = final
+    this.#generation = generation
     this.#ids = ids
     this.#worker = worker
     this.#channel = channel
@@ -399,12 +401,12 @@ export class LeaderLink {
         this.#applyUpstream(m.events)
         break
       case 'rewrite':
-        this.#applyUpstream(m.events, m.base)
+        this.#applyUpstream(m.events, m.base, m.generation)
         break
       case 'pulled':
         if (m.to !== me) return
         this.#pulling = false
-        this.#applyUpstream(m.events, m.base)
+        this.#applyUpstream(m.events, m.base, m.generation)
         if (this.#failure) this.#pushFailed()
         break
       case 'snapshot':
@@ -517,6 +519,7 @@ export class LeaderLink {
       return this.#report(e, 'pull')
     }
     this.#setFinal(m.syncHead)
+    this.#generation = m.generation
     this.#afterPull(result, [])
   }
 
@@ -525,11 +528,12 @@ export class LeaderLink {
    * `base`, the leader's whole log after `base`, which it rewrote (a rebase on
    * the sync server's events).
    */
-  #applyUpstream(events, base) {
+  #applyUpstream(events, base, generation) {
     if (!events?.length && !base) return this.#schedulePush()
     let result
     try {
       result = this.#hooks.run(() => (base ? this.#session.pullReplacing(base, events) : this.#session.pull(events)))
+      if (generation !== undefined) this.#generation = generation
     } catch (e) {
       // A gap (we missed a broadcast, e.g. while the leader changed): ask for what follows our head.
       if (e?.code === 'INVALID_UPSTREAM' || e?.code === 'SNAPSHOT_NEEDED') return this.#requestPull(e.code === 'SNAPSHOT_NEEDED')
@@ -560,7 +564,7 @@ export class LeaderLink {
     this.#pulling = true
     const { storeId, sessionId } = this.#ids
     if (snapshot) this.#post({ type: 'hello', storeId, sessionId, again: true })
-    else this.#post({ type: 'pull', storeId, sessionId, after: this.#session.upstreamHead, final: this.#final })
+    else this.#post({ type: 'pull', storeId, sessionId, after: this.#session.upstreamHead, final: this.#final, generation: this.#generation })
   }
 
   /**

@@ -127,7 +127,7 @@ class LeaderWorker {
       on: {
         rewrites: (list) => {
           for (const r of list) {
-            this.#send({ type: 'rewrite', base: r.base, events: r.events })
+            this.#send({ type: 'rewrite', base: r.base, events: r.events, generation: this.#leader.rebaseGeneration })
             for (const { event, error } of r.dropped) this.#syncError({ code: 'EVENT_DROPPED', message: `event '${event.name}' (${event.seqNum.global}) no longer applies after the server's events and was dropped: ${error?.message ?? error}`, event: event.name, seqNum: event.seqNum, sessionId: event.sessionId })
           }
         },
@@ -216,7 +216,7 @@ class LeaderWorker {
             break
           }
           const { bytes, head, syncHead } = leader.snapshot()
-          this.#send({ type: 'snapshot', to, bytes, head, syncHead, again: m.again === true })
+          this.#send({ type: 'snapshot', to, bytes, head, syncHead, generation: leader.rebaseGeneration, again: m.again === true })
           this.#syncStatus = '' // the new session needs to hear it
           this.#scheduleStatus()
           break
@@ -237,12 +237,15 @@ class LeaderWorker {
           break
         }
         case 'pull': {
-          // The session's head may have been rewritten by a rebase since: then
-          // it gets the whole log after the last point it knows is final.
-          const current = leader.contains(m.after)
+          // A session that missed a rewrite of the log (a rebase) may hold events
+          // that are no longer there: it gets the whole log after the last point
+          // it knows is final, or a fresh snapshot.
+          const generation = leader.rebaseGeneration
+          const fromStart = m.after?.global === 0 && m.after?.client === 0
+          const current = (fromStart || m.generation === generation) && leader.contains(m.after)
           if (!current && !(m.final && leader.contains(m.final))) {
             const { bytes, head, syncHead } = leader.snapshot()
-            this.#send({ type: 'snapshot', to, bytes, head, syncHead, again: true })
+            this.#send({ type: 'snapshot', to, bytes, head, syncHead, generation, again: true })
             break
           }
           const start = current ? m.after : m.final
@@ -254,7 +257,7 @@ class LeaderWorker {
             if (page.length < PULL_PAGE) break
             after = page[page.length - 1].seqNum
           }
-          this.#send({ type: 'pulled', to, events, base: current ? undefined : start })
+          this.#send({ type: 'pulled', to, events, base: current ? undefined : start, generation })
           break
         }
         case 'export': {

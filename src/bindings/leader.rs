@@ -313,7 +313,13 @@ impl WasmLeader {
         Ok(out.into())
     }
 
-    /// Whether the eventlog holds exactly this event (a session's view is current).
+    /// Grows with every rewrite of the log that renumbered pending events.
+    #[wasm_bindgen(getter, js_name = rebaseGeneration)]
+    pub fn rebase_generation(&self) -> u32 {
+        self.leader.rebase_generation()
+    }
+
+    /// Whether the eventlog holds an event at exactly this position.
     pub fn contains(&self, seq: JsValue) -> Result<bool, JsValue> {
         let seq: SeqNum = serde_wasm_bindgen::from_value(seq)
             .map_err(|e| to_js(&Error::InvalidUpstream(format!("not a seqNum: {e}"))))?;

@@ -166,7 +166,8 @@ impl Leader {
             leader.sync_head = serde_json::from_str(&h).map_err(|e| Error::Sql(format!("bad sync head: {e}")))?;
         }
         leader.backend_id = leader.sync_meta("backendId")?;
-        leader.rebase_generation = leader.head.rebase_generation;
+        leader.rebase_generation = leader.sync_meta("rebaseGeneration")?.and_then(|g| g.parse().ok()).unwrap_or(0);
+        let state_generation: u32 = leader.state_meta("rebaseGeneration")?.and_then(|g| g.parse().ok()).unwrap_or(0);
 
         let stored_hash = leader.state_meta("schemaHash")?;
         let state_head: SeqNum = match leader.state_meta("head")? {
@@ -181,7 +182,7 @@ impl Leader {
             status(BootStatus::Migrating);
             report.rebuilt = true;
             leader.replay(SeqNum::ROOT, true, m, &mut report, status)?;
-        } else if state_head > leader.head || (state_head != SeqNum::ROOT && !leader.has_event(state_head)?) {
+        } else if state_generation != leader.rebase_generation || state_head > leader.head {
             // The log was rewritten (a rebase) after the state last committed:
             // the state holds events that are no longer there.
             report.rebuilt = true;
@@ -270,6 +271,7 @@ impl Leader {
         self.sync_head = SeqNum::ROOT;
         self.backend_id = None;
         self.undo = None;
+        self.rebase_generation = 0;
         self.replay(SeqNum::ROOT, true, m, &mut BootReport::default(), &mut |_| {})
     }
 
@@ -411,6 +413,7 @@ impl Leader {
         }
         self.set_state_meta("head", &serde_json::to_string(&after).expect("seqnum"))?;
         self.set_state_meta("schemaHash", self.state.schema.hash())?;
+        self.set_state_meta("rebaseGeneration", &self.rebase_generation.to_string())?;
         tx.commit()?;
         Ok(())
     }

@@ -52,7 +52,13 @@ impl Leader {
         }
     }
 
-    /// Whether the eventlog holds exactly this event.
+    /// Grows with every rewrite that renumbered pending events: a session
+    /// that saw this generation has seen every rewrite.
+    pub fn rebase_generation(&self) -> u32 {
+        self.rebase_generation
+    }
+
+    /// Whether the eventlog holds an event at exactly this position.
     pub fn contains(&self, seq: SeqNum) -> Result<bool> {
         Ok(seq == SeqNum::ROOT || self.has_event(seq)?)
     }
@@ -194,7 +200,7 @@ impl Leader {
     /// and `pending` but `rejected` re-applied on top with the next rebase
     /// generation, as the conflict rule decides. The eventlog commit is the
     /// durable point; a crash before the state commits makes the next open
-    /// rebuild the state (its head is no longer in the log).
+    /// rebuild the state (its rebase generation is behind the log's).
     fn rewrite(
         &mut self,
         base: SeqNum,
@@ -203,7 +209,9 @@ impl Leader {
         rejected: Option<SeqNum>,
         m: &dyn Materialize,
     ) -> Result<Rewrite> {
-        let generation = self.rebase_generation + 1;
+        // Renumbered events get a new generation; it also marks the rewrite
+        // in both files, so that a state not committed with it is rebuilt.
+        let generation = self.rebase_generation + u32::from(!pending.is_empty());
         let tx = self.state.conn.unchecked_transaction()?;
         if !self.undo_after(base, pending.len())? {
             self.rebuild_until(base, m)?;
@@ -242,8 +250,10 @@ impl Leader {
         insert_events(&etx, foreign)?;
         insert_events(&etx, &reapplied)?;
         Self::set_sync_meta(&etx, "head", &serde_json::to_string(&sync_head).expect("seqnum"))?;
+        Self::set_sync_meta(&etx, "rebaseGeneration", &generation.to_string())?;
         etx.commit()?;
         self.set_state_meta("head", &serde_json::to_string(&head).expect("seqnum"))?;
+        self.set_state_meta("rebaseGeneration", &generation.to_string())?;
         tx.commit()?;
         self.head = head;
         self.sync_head = sync_head;
