@@ -539,9 +539,16 @@ pub struct Pulled {
     pub dropped: Vec<(EventRecord, Error)>,
 }
 
-/// Whether upstream's record is this one: same position, same origin.
+/// Whether upstream's record is this one: same position, origin and content.
+/// A rebase generation alone does not tell events apart (the leader and a tab
+/// number their rebases independently), but two events that agree on all of
+/// this leave the same state behind.
 pub fn same_event(a: &EventRecord, b: &EventRecord) -> bool {
-    a.seq_num == b.seq_num && a.client_id == b.client_id && a.session_id == b.session_id && a.name == b.name
+    a.seq_num == b.seq_num
+        && a.client_id == b.client_id
+        && a.session_id == b.session_id
+        && a.name == b.name
+        && a.args == b.args
 }
 
 /// Same event with the same parent: nothing about it was rewritten.
