@@ -613,7 +613,7 @@ export class LeaderLink {
     if (pending.length === 0) return this.#settleFlush()
     const batch = pending.length > MAX_BATCH ? pending.slice(0, MAX_BATCH) : pending
     this.#inFlight = batch[batch.length - 1].seqNum
-    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch })
+    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch, generation: this.#generation })
   }
 
   #settleFlush(error) {

@@ -224,7 +224,7 @@ class LeaderWorker {
         case 'push': {
           let result
           try {
-            result = leader.push(m.batch)
+            result = leader.push(m.batch, typeof m.generation === 'number' ? m.generation : undefined)
           } catch (err) {
             // Nothing of the batch was persisted (e.g. the quota is full): the session rolls it back.
             this.#send({ type: 'error', to, code: err?.code ?? 'PUSH_FAILED', message: String(err?.message ?? err) })

@@ -204,7 +204,7 @@ impl SyncClient {
             ErrorCode::EventRejected => {
                 self.in_flight = false;
                 if let Some(seq) = seq_num {
-                    out.rewrites.extend(leader.reject(seq, m)?);
+                    out.rewrites.extend(leader.reject(seq, error.event.as_deref(), m)?);
                 }
                 out.errors.push(SyncError {
                     message: format!(
@@ -259,7 +259,7 @@ impl SyncClient {
                         event: Some(e.name.clone()),
                         seq_num: Some(e.seq_num),
                     });
-                    out.rewrites.extend(leader.reject(e.seq_num, m)?);
+                    out.rewrites.extend(leader.reject(e.seq_num, Some(&e.name), m)?);
                 }
             }
         }

@@ -172,7 +172,7 @@ fn a_refused_event_is_removed_and_the_later_ones_stay() {
     let dir = tempfile::tempdir().unwrap();
     let mut leader = open(dir.path(), &materialize);
     let records = commit(&mut leader, "me", &[created("a"), created("b"), created("c")]);
-    let rewrite = leader.reject(records[1].seq_num, &materialize).unwrap().unwrap();
+    let rewrite = leader.reject(records[1].seq_num, Some("v1.TodoCreated"), &materialize).unwrap().unwrap();
     assert_eq!(rewrite.base, SeqNum::ROOT);
     assert_eq!(names(&leader), ["e1r1 \"a\"", "e2r1 \"c\""]);
     assert_eq!(texts(&leader).len(), 2);

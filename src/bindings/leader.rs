@@ -192,9 +192,15 @@ impl WasmLeader {
 
     /// Appends a batch on top of the head (durable when this returns), or
     /// rejects it: `{ accepted, head }`.
-    pub fn push(&mut self, batch: JsValue) -> Result<JsValue, JsValue> {
+    /// `generation`: the rebase generation of the last rewrite the session
+    /// took in; a session behind a rewrite is rejected.
+    pub fn push(&mut self, batch: JsValue, generation: Option<u32>) -> Result<JsValue, JsValue> {
         let batch = records_of(batch)?;
-        let pushed = self.leader.push(&batch, &self.materializers).js()?;
+        let pushed = match generation {
+            Some(g) => self.leader.push_seen(&batch, g, &self.materializers),
+            None => self.leader.push(&batch, &self.materializers),
+        }
+        .js()?;
         let out = Object::new();
         let _ = Reflect::set(&out, &"accepted".into(), &(pushed == Push::Accepted).into());
         let _ = Reflect::set(&out, &"head".into(), &to_js_serde(&self.leader.head()));

@@ -236,6 +236,17 @@ impl Leader {
         Ok(Push::Accepted)
     }
 
+    /// `push` for a session that has taken in the leader's rewrites up to
+    /// rebase `generation`: if the log was rewritten since, the session's
+    /// view is stale even where its parent matches the head (a rewrite can
+    /// move the head back), so the batch is rejected.
+    pub fn push_seen(&mut self, batch: &[EventRecord], generation: u32, m: &dyn Materialize) -> Result<Push> {
+        if generation != self.rebase_generation && !batch.is_empty() {
+            return Ok(Push::Rejected { head: self.head });
+        }
+        self.push(batch, m)
+    }
+
     /// The events after `seq`, oldest first.
     pub fn events_after(&self, seq: SeqNum, limit: usize) -> Result<Vec<EventRecord>> {
         read_events(&self.eventlog, seq, limit)

@@ -159,7 +159,9 @@ impl Leader {
     /// The server refused pending event `seq` (its validation, or the
     /// event is too large): it is removed and the pending events after it
     /// re-applied without it.
-    pub fn reject(&mut self, seq: SeqNum, m: &dyn Materialize) -> Result<Option<Rewrite>> {
+    /// `name`, when given, must match: the event at `seq` may be another
+    /// one by now, if a rebase renumbered the pending events since.
+    pub fn reject(&mut self, seq: SeqNum, name: Option<&str>, m: &dyn Materialize) -> Result<Option<Rewrite>> {
         if seq <= self.sync_head || !self.has_event(seq)? {
             return Ok(None);
         }
@@ -167,6 +169,9 @@ impl Leader {
         let mut complete = pending.len() < PAGE;
         while !complete {
             complete = self.read_more(&mut pending)?;
+        }
+        if name.is_some_and(|n| pending.iter().any(|e| e.seq_num == seq && e.name != n)) {
+            return Ok(None);
         }
         let base = self.sync_head;
         self.rewrite(base, &pending, &[], Some(seq), m).map(Some)
@@ -211,7 +216,11 @@ impl Leader {
     ) -> Result<Rewrite> {
         // Renumbered events get a new generation; it also marks the rewrite
         // in both files, so that a state not committed with it is rebuilt.
-        let generation = self.rebase_generation + u32::from(!pending.is_empty());
+        // Above every generation in sight: a tab numbers its own rebases, and
+        // a renumbered event must not take the number of one it replaces.
+        let newest = pending.iter().chain(foreign).map(|e| e.seq_num.rebase_generation).max().unwrap_or(0);
+        let generation =
+            if pending.is_empty() { self.rebase_generation } else { self.rebase_generation.max(newest) + 1 };
         let tx = self.state.conn.unchecked_transaction()?;
         if !self.undo_after(base, pending.len())? {
             self.rebuild_until(base, m)?;
