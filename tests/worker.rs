@@ -56,7 +56,7 @@ async fn events_pushed_to_the_leader_persist_across_reopen() {
     .unwrap();
     let pending = tab.pending(None);
     assert_eq!(Array::from(&pending).length(), 2);
-    let pushed = leader.push(pending).unwrap();
+    let pushed = leader.push(pending, None).unwrap();
     assert_eq!(field(&pushed, "accepted"), JsValue::TRUE);
     let echo = leader.events_after(tab.upstream_head(), 100).unwrap();
     let pulled = tab.pull(echo).unwrap();
@@ -91,11 +91,14 @@ async fn a_push_on_a_stale_head_is_rejected() {
     let mut b = session_of(&mut leader, "b");
     a.commit(js("[{ name: 'created', args: { id: 'a', text: 'A' } }]").unchecked_into()).unwrap();
     b.commit(js("[{ name: 'created', args: { id: 'b', text: 'B' } }]").unchecked_into()).unwrap();
-    assert_eq!(field(&leader.push(a.pending(None)).unwrap(), "accepted"), JsValue::TRUE);
-    assert_eq!(field(&leader.push(b.pending(None)).unwrap(), "accepted"), JsValue::FALSE);
+    assert_eq!(field(&leader.push(a.pending(None), None).unwrap(), "accepted"), JsValue::TRUE);
+    assert_eq!(field(&leader.push(b.pending(None), None).unwrap(), "accepted"), JsValue::FALSE);
     let pulled = b.pull(leader.events_after(b.upstream_head(), 100).unwrap()).unwrap();
     assert_eq!(field(&pulled, "rebased"), JsValue::TRUE);
-    assert_eq!(field(&leader.push(b.pending(None)).unwrap(), "accepted"), JsValue::TRUE);
+    // On the head, but behind a rewrite of the log the session has not seen.
+    let generation = leader.rebase_generation();
+    assert_eq!(field(&leader.push(b.pending(None), Some(generation + 1)).unwrap(), "accepted"), JsValue::FALSE);
+    assert_eq!(field(&leader.push(b.pending(None), Some(generation)).unwrap(), "accepted"), JsValue::TRUE);
     assert_eq!(count(&session_of(&mut leader, "c")), 2.0);
     leader.close().unwrap();
 }
