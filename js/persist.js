@@ -434,8 +434,9 @@ export class LeaderLink {
           // The leader lost events this session saw as durable (its data was deleted
           // behind our back): pushing on top of its head would rewrite history.
           this.#stall(new LiveStoreError('LEADER_BEHIND', `the leader's eventlog ends at ${seqText(m.head)}, before ${seqText(upstream)} that this session already has: its local data was deleted; reload the page`))
-        } else if (seqEq(m.head, upstream)) this.#schedulePush() // already rebased on what we pulled meanwhile
-        else this.#requestPull()
+        } else if (seqEq(m.head, upstream) && (m.generation === undefined || m.generation === this.#generation)) {
+          this.#schedulePush() // already rebased on what we pulled meanwhile
+        } else this.#requestPull() // behind, or behind a rewrite: the answer brings the generation too
         break
       }
       case 'leader':

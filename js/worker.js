@@ -233,7 +233,7 @@ class LeaderWorker {
           if (result.accepted) {
             this.#send({ type: 'events', events: m.batch })
             this.#sync?.localEvents()
-          } else this.#send({ type: 'rejected', to, head: result.head })
+          } else this.#send({ type: 'rejected', to, head: result.head, generation: leader.rebaseGeneration })
           break
         }
         case 'pull': {

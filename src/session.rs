@@ -338,9 +338,10 @@ impl Session {
     /// savepoint: on error the state is as before.
     pub fn pull(&mut self, upstream: &[EventRecord], m: &dyn Materialize) -> Result<Pulled> {
         self.check_open()?;
-        let new: Vec<EventRecord> = upstream.iter().filter(|e| e.seq_num > self.upstream_head).cloned().collect();
+        // Upstream's log is in order: what this session has not seen is a suffix (no copies on the commit path).
+        let new = &upstream[upstream.iter().position(|e| e.seq_num > self.upstream_head).unwrap_or(upstream.len())..];
         let confirmed =
-            self.eventlog[self.pending_from..].iter().zip(&new).take_while(|(l, e)| same_event(&l.record, e)).count();
+            self.eventlog[self.pending_from..].iter().zip(new).take_while(|(l, e)| same_event(&l.record, e)).count();
         let foreign = &new[confirmed..];
         if let Some(first) = foreign.first() {
             let expected = new[..confirmed].last().map_or(self.upstream_head, |e| e.seq_num);
