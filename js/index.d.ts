@@ -1098,6 +1098,11 @@ export interface Store<S extends LiveStoreSchema<any> = LiveStoreSchema> {
   /** Calls `callback` whenever the sync status changes; returns the unsubscribe function. */
   subscribeSyncStatus(callback: (status: SyncStatus) => void): () => void
   /**
+   * Calls `callback({ reason })` once the store closes: `'closed'` by close() or
+   * shutdown(), `'reset'` when its local data was reset or imported (in any tab).
+   */
+  onShutdown(callback: (info: { readonly reason: 'closed' | 'reset' }) => void): Unsubscribe
+  /**
    * Resolves once everything committed so far is durable in the leader's
    * eventlog (at once for an in-memory store). Rejects when the leader could
    * not persist it: those events were rolled back (and reported to onError).

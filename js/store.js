@@ -95,6 +95,7 @@ export class Store {
   #link // LeaderLink of a persisted store
   #closing
   #syncListeners = new Set()
+  #shutdownListeners = new Set()
 
   constructor(session, schema, ids, onError, link) {
     this.#session = session
@@ -129,7 +130,7 @@ export class Store {
       },
       reset: (asked) => {
         if (!asked) reportError(new LiveStoreError('STORE_RESET', `the local data of store '${ids.storeId}' was deleted (reset); this store is closed: create it again`), { phase: 'persist' })
-        this.#shutdown(false)
+        this.#shutdown(false, 'reset')
       },
     })
   }
@@ -181,6 +182,17 @@ export class Store {
     if (typeof callback !== 'function') throw new LiveStoreError('INVALID_ARGUMENT', `subscribeSyncStatus: expected a function, got ${describe(callback)}`)
     this.#syncListeners.add(callback)
     return () => this.#syncListeners.delete(callback)
+  }
+
+  /**
+   * Calls `callback({ reason })` once the store closes: `'closed'` by close() or
+   * shutdown(), `'reset'` when its local data was reset or imported (in any tab).
+   * Returns the unsubscribe function.
+   */
+  onShutdown(callback) {
+    if (typeof callback !== 'function') throw new LiveStoreError('INVALID_ARGUMENT', `onShutdown: expected a function, got ${describe(callback)}`)
+    this.#shutdownListeners.add(callback)
+    return () => this.#shutdownListeners.delete(callback)
   }
 
   #assertOpen(method) {
@@ -288,7 +300,7 @@ export class Store {
       throw new LiveStoreError('INVALID_ARGUMENT', 'importDatabase: expected { eventlog: Uint8Array } as exportDatabase() returns it')
     }
     await this.#link.request({ type: 'import', eventlog })
-    await this.#shutdown(false)
+    await this.#shutdown(false, 'reset')
   }
 
   /**
@@ -299,7 +311,7 @@ export class Store {
   async reset() {
     this.#assertOpen('reset')
     if (this.#link) await this.#link.request({ type: 'reset' })
-    await this.#shutdown(false)
+    await this.#shutdown(false, 'reset')
   }
 
   /**
@@ -317,9 +329,17 @@ export class Store {
     return this.#shutdown(true)
   }
 
-  #shutdown(flush) {
+  #shutdown(flush, reason = 'closed') {
     if (this.#closing) return this.#closing
     this.#closed = true
+    for (const cb of this.#shutdownListeners) {
+      try {
+        cb({ reason })
+      } catch (e) {
+        defaultReport(e, { phase: 'onShutdown' })
+      }
+    }
+    this.#shutdownListeners.clear()
     try {
       this.#graph.close()
     } catch (e) {

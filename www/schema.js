@@ -20,6 +20,8 @@ export const uiState = State.SQLite.clientDocument({
 export const events = {
   todoCreated: Events.synced({ name: 'v1.TodoCreated', schema: Schema.Struct({ id: Schema.String, text: Schema.String }) }),
   todoCompleted: Events.synced({ name: 'v1.TodoCompleted', schema: Schema.Struct({ id: Schema.String }) }),
+  todoUncompleted: Events.synced({ name: 'v1.TodoUncompleted', schema: Schema.Struct({ id: Schema.String }) }),
+  todoDeleted: Events.synced({ name: 'v1.TodoDeleted', schema: Schema.Struct({ id: Schema.String, deletedAt: Schema.Date }) }),
   todoClearedCompleted: Events.synced({
     name: 'v1.TodoClearedCompleted',
     schema: Schema.Struct({ deletedAt: Schema.Date }),
@@ -30,6 +32,8 @@ export const events = {
 const materializers = State.SQLite.materializers(events, {
   'v1.TodoCreated': ({ id, text }) => todos.insert({ id, text }),
   'v1.TodoCompleted': ({ id }) => todos.update({ completed: true }).where({ id }),
+  'v1.TodoUncompleted': ({ id }) => todos.update({ completed: false }).where({ id }),
+  'v1.TodoDeleted': ({ id, deletedAt }) => todos.update({ deletedAt }).where({ id }),
   'v1.TodoClearedCompleted': 'UPDATE todos SET deletedAt = :deletedAt WHERE completed = 1',
 })
 

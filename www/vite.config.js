@@ -4,6 +4,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vite'
+import react from '@vitejs/plugin-react'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = resolve(here, '..')
@@ -11,6 +12,7 @@ const pkg = process.env.LIVESTORE_PKG_DIR ? resolve(process.env.LIVESTORE_PKG_DI
 
 export default defineConfig({
   root: here,
+  plugins: [react()],
   resolve: {
     alias: [
       { find: /^livestore-rs$/, replacement: join(pkg, 'index.js') },

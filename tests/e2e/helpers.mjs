@@ -61,6 +61,12 @@ export async function openPage(browser) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 800 } })
   const page = await context.newPage()
   const problems = []
+  watchPage(page, problems)
+  return { context, page, problems }
+}
+
+/** Collects the page's errors, failed requests and HTTP errors into `problems`. */
+export function watchPage(page, problems) {
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.stack || err.message}`))
   page.on('console', (msg) => {
     if (msg.type() === 'error') problems.push(`console.error: ${msg.text()}`)
@@ -69,7 +75,7 @@ export async function openPage(browser) {
   page.on('response', (res) => {
     if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`)
   })
-  return { context, page, problems }
+  return page
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -237,10 +243,11 @@ export function describeProblems(problems) {
 
 /**
  * Copies the Vite app `tests/<name>` into `dir`/app, links pkg/ as its
- * `livestore-rs` (what `npm install <repo>/pkg` makes, without npm), and
- * builds it once per entry of `builds` ({ outDir, env }).
+ * `livestore-rs` (what `npm install <repo>/pkg` makes, without npm), links
+ * `links` (package names) from the workspace's node_modules, and builds it once
+ * per entry of `builds` ({ outDir, env }).
  */
-export async function buildTestApp(name, dir, builds) {
+export async function buildTestApp(name, dir, builds, links = []) {
   const app = join(dir, 'app')
   await cp(join(REPO_ROOT, 'tests', name), app, {
     recursive: true,
@@ -248,6 +255,10 @@ export async function buildTestApp(name, dir, builds) {
   })
   await mkdir(join(app, 'node_modules'), { recursive: true })
   await symlink(PKG_DIR, join(app, 'node_modules', 'livestore-rs'), 'dir')
+  for (const name of links) {
+    await mkdir(dirname(join(app, 'node_modules', name)), { recursive: true })
+    await symlink(join(REPO_ROOT, 'node_modules', name), join(app, 'node_modules', name), 'dir')
+  }
   const vite = join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js')
   for (const { outDir, env } of builds) {
     await run(process.execPath, [vite, 'build', '--logLevel', 'warn', '--outDir', outDir, '--emptyOutDir'], { cwd: app, env: childEnv(env) })

@@ -1,0 +1,4 @@
+import { makeWorker } from 'livestore-rs/worker'
+import { schema } from './schema.ts'
+
+makeWorker({ schema })
