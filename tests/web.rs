@@ -167,3 +167,15 @@ fn a_repeated_query_returns_the_cached_result_until_the_state_changes() {
     assert!(s.commit(events("[{ name: 'created', args: { id: 'b', text: 'again' } }]")).is_err());
     assert!(js_sys::Object::is(&after, &s.query(js(q)).unwrap()));
 }
+
+#[wasm_bindgen_test]
+fn the_same_sql_read_as_rows_and_as_first_row_are_cached_apart() {
+    let mut s = session();
+    s.commit(events("[{ name: 'created', args: { id: 'a', text: 'Milk' } }]")).unwrap();
+    let first = s.query(js("{ kind: 'sql', sql: 'SELECT id FROM todos', result: 'first' }")).unwrap();
+    assert_eq!(js_sys::Reflect::get(&first, &"id".into()).unwrap(), "a");
+    let rows = s.query(js("{ kind: 'sql', sql: 'SELECT id FROM todos' }")).unwrap();
+    assert!(Array::is_array(&rows), "rows after first: {rows:?}");
+    let again = s.query(js("{ kind: 'sql', sql: 'SELECT id FROM todos', result: 'first' }")).unwrap();
+    assert!(!Array::is_array(&again), "first after rows: {again:?}");
+}

@@ -210,7 +210,9 @@ impl WasmSession {
         let desc = query_desc(&q).js()?;
         let db = self.session.db().js()?;
         let compiled = db.compile(&desc).js()?;
-        let key = format!("{}\0{:?}", compiled.sql.text, compiled.sql.params);
+        // The same SQL can be read as rows or as its first row (raw SQL with
+        // `result: 'first'`), with or without the columns' types: all are in the key.
+        let key = format!("{:?}\0{:?}\0{}\0{:?}", compiled.shape, compiled.column_types, compiled.sql.text, compiled.sql.params);
         let mut cache = self.results.borrow_mut();
         if cache.version != self.session.version() || cache.entries.len() >= RESULT_CACHE_ENTRIES {
             cache.version = self.session.version();
