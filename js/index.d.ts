@@ -60,6 +60,9 @@ export type LiveStoreErrorCode =
   | 'SCHEMA_MISMATCH'
   | 'TIMEOUT'
   | 'SNAPSHOT_NEEDED'
+  | 'INVALID_IMPORT'
+  | 'WASM_LOAD_FAILED'
+  | 'NO_STORE'
   // sync (reported to onError with phase 'sync')
   | 'EVENT_REJECTED'
   | 'EVENT_TOO_LARGE'
@@ -69,6 +72,10 @@ export type LiveStoreErrorCode =
   | 'UNAUTHORIZED'
   | 'STORE_MISMATCH'
   | 'PROTOCOL_ERROR'
+  // sync, passing: the leader reconnects by itself
+  | 'SERVER_FULL'
+  | 'LAGGING'
+  | 'INTERNAL'
   | (string & {})
 
 /**
@@ -87,6 +94,8 @@ export declare class LiveStoreError extends Error {
   readonly code: LiveStoreErrorCode
   readonly event?: string
   readonly field?: string
+  /** Sync errors about one event: its sequence number. */
+  readonly seqNum?: SeqNum
 }
 
 // ---------------------------------------------------------------------------
