@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { cp, mkdir, readFile, stat, symlink } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import { createServer as createNetServer } from 'node:net'
+import { connect as netConnect, createServer as createNetServer } from 'node:net'
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -44,13 +44,13 @@ export function assertPkgBuilt() {
   }
 }
 
-/** Launches the Debian Chromium headless with a fresh profile. */
-export async function launchChromium() {
+/** Launches the Debian Chromium headless with a fresh profile (and `extraArgs`). */
+export async function launchChromium(extraArgs = []) {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`${CHROMIUM_PATH} not found: run scripts/setup (Debian package chromium)`)
   }
   const { chromium } = await import('playwright-core')
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 })
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true, timeout: 60_000 })
 }
 
 /**
@@ -108,12 +108,19 @@ const MIME = {
 /**
  * Serves `dir` statically on 127.0.0.1 (a free port). Returns { url, close }.
  * `.wasm` is served as application/wasm (for WebAssembly.instantiateStreaming).
+ * `routes` maps a path to a function `(req) => [status, contentType, body]`
+ * answered instead of a file (a stand-in for an app's backend).
  */
-export async function startStaticServer(dir, { port = 0 } = {}) {
+export async function startStaticServer(dir, { port = 0, routes = {} } = {}) {
   const root = resolve(dir)
   const server = createServer(async (req, res) => {
     try {
       const pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname)
+      if (Object.hasOwn(routes, pathname)) {
+        const [status, type, body] = await routes[pathname](req)
+        res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body)
+        return
+      }
       let file = normalize(join(root, pathname))
       if (file !== root && !file.startsWith(root + sep)) {
         res.writeHead(403).end()
@@ -150,6 +157,37 @@ export async function startStaticServer(dir, { port = 0 } = {}) {
         server.closeAllConnections?.()
         server.close(() => ok())
       }),
+  }
+}
+
+/** A TCP proxy to `port` on 127.0.0.1 that can be cut (its clients are offline) and restored. */
+export async function startProxy(port) {
+  const sockets = new Set()
+  let up = true
+  const server = createNetServer((client) => {
+    if (!up) return client.destroy()
+    const upstream = netConnect(port, '127.0.0.1')
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => {})
+    }
+    client.pipe(upstream)
+    upstream.pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok))
+  return {
+    url: `ws://127.0.0.1:${server.address().port}`,
+    cut() {
+      up = false
+      for (const s of sockets) s.destroy()
+    },
+    restore() {
+      up = true
+    },
+    close: () => new Promise((ok) => server.close(ok)),
   }
 }
 

@@ -5,12 +5,11 @@
 // that the tests cut to take A offline.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { REPO_ROOT, assertPkgBuilt, buildTestApp, describeProblems, freePort, launchChromium, resultPath, run, startProcess, startStaticServer, waitForUrl } from './helpers.mjs'
+import { REPO_ROOT, assertPkgBuilt, buildTestApp, describeProblems, freePort, launchChromium, resultPath, run, startProcess, startProxy, startStaticServer, waitForUrl } from './helpers.mjs'
 
 let browser
 let web
@@ -40,37 +39,6 @@ after(async () => {
   await validating?.stop()
   if (workDir && !process.env.KEEP_E2E_TMP) await rm(workDir, { recursive: true, force: true })
 })
-
-/** A TCP proxy to the sync server that can be cut (the client is offline) and restored. */
-async function startProxy() {
-  const sockets = new Set()
-  let up = true
-  const server = net.createServer((client) => {
-    if (!up) return client.destroy()
-    const upstream = net.connect(syncPort, '127.0.0.1')
-    for (const s of [client, upstream]) {
-      sockets.add(s)
-      s.on('close', () => sockets.delete(s))
-      s.on('error', () => {})
-    }
-    client.pipe(upstream)
-    upstream.pipe(client)
-    client.on('close', () => upstream.destroy())
-    upstream.on('close', () => client.destroy())
-  })
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok))
-  return {
-    url: `ws://127.0.0.1:${server.address().port}`,
-    cut() {
-      up = false
-      for (const s of sockets) s.destroy()
-    },
-    restore() {
-      up = true
-    },
-    close: () => new Promise((ok) => server.close(ok)),
-  }
-}
 
 /** A client: a browser context (its own OPFS, locks and leader) recording what goes wrong. */
 async function newClient(name, syncUrl) {
@@ -134,7 +102,7 @@ test('edits on two clients converge through the server', async () => {
 })
 
 test('a client offline keeps committing; after reconnecting both converge', async () => {
-  const proxy = await startProxy()
+  const proxy = await startProxy(syncPort)
   const a = await newClient('A', proxy.url)
   const b = await newClient('B', `ws://127.0.0.1:${syncPort}`)
   try {
@@ -225,7 +193,7 @@ test('an event the server refuses is rolled back on the committing client and re
 })
 
 test("the app's conflict rule (makeSchema onRebase) decides what a rebased event becomes", async () => {
-  const proxy = await startProxy()
+  const proxy = await startProxy(syncPort)
   const a = await newClient('A', proxy.url)
   const b = await newClient('B', `ws://127.0.0.1:${syncPort}`)
   try {
