@@ -1,4 +1,4 @@
-// Runs the README example against the installed `livestore-rs` package and
+// Runs an example (schema, commits, queries, subscriptions) against the installed `livestore-rs` package and
 // publishes what it computed as `window.__result` (and as JSON in #result),
 // for tests/e2e/package.test.mjs to check.
 import { Events, Schema, State, makeSchema, createStore, queryDb, computed, signal } from 'livestore-rs'

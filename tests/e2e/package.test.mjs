@@ -1,9 +1,11 @@
 // "Install by path with a bundler": a web app installs the built package
-// (pkg/, from scripts/build) and bundles it with Vite; the page runs the README
-// example with the real store in headless Chromium, and we check what it
-// computed (window.__result, written by tests/app/main.js).
+// (pkg/, from scripts/build) and bundles it with Vite; the page runs an
+// example (schema, commits, queries, subscriptions, a client document, an
+// invalid commit) with the real store in headless Chromium, and we check what
+// it computed (window.__result, written by tests/app/main.js). The docs'
+// own samples are run by docs.test.mjs.
 //
-//   1. `npm install <repo>/pkg` (what the README tells users), `vite build`,
+//   1. `npm install <repo>/pkg` (npm links the folder), `vite build`,
 //      serve dist/ statically.
 //   2. `npm pack` pkg/ and install the tarball (a real copy in node_modules,
 //      as from a registry: checks package.json "files"/"exports"), `vite build`.
@@ -88,7 +90,7 @@ async function loadResult(url, label) {
   }
 }
 
-/** What the README example must compute with the real store. */
+/** What the example must compute with the real store. */
 function checkResult({ result: r, problems }, label) {
   const ctx = () => `${label}: ${JSON.stringify(r, null, 2)}${describeProblems(problems)}`
   assert.ok(
@@ -126,7 +128,7 @@ function checkResult({ result: r, problems }, label) {
   assert.deepEqual(errors, [], `${label}: errors in the page`)
 }
 
-test('npm install <repo>/pkg, vite build, run the README example', { timeout: TEST_TIMEOUT }, async () => {
+test('npm install <repo>/pkg, vite build, run the example', { timeout: TEST_TIMEOUT }, async () => {
   const app = await makeApp('app-by-path')
   await run('npm', ['install', ...NPM_FLAGS, PKG_DIR], { cwd: app })
   await run(process.execPath, [viteBin(app), 'build', '--logLevel', 'warn'], { cwd: app })
@@ -138,7 +140,7 @@ test('npm install <repo>/pkg, vite build, run the README example', { timeout: TE
   }
 })
 
-test('npm pack pkg/, install the tarball, vite build, run the README example', { timeout: TEST_TIMEOUT }, async () => {
+test('npm pack pkg/, install the tarball, vite build, run the example', { timeout: TEST_TIMEOUT }, async () => {
   const out = await run('npm', ['pack', '--json', '--pack-destination', workDir, PKG_DIR], { cwd: workDir })
   const packed = JSON.parse(out.slice(out.indexOf('[')))
   const files = packed[0].files.map((f) => f.path)
