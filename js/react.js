@@ -154,19 +154,34 @@ export function useClientDocument(table, id) {
   return [value, setValue, docId]
 }
 
+/**
+ * The external-store source of useSyncStatus (exported for tests only). A
+ * status that changed between the first render and the subscription (React
+ * subscribes in an effect) is picked up when subscribing: subscribeSyncStatus
+ * only reports later changes, and the leader may not change its status again.
+ */
+export function syncStatusSource(store) {
+  let status = store.syncStatus
+  return {
+    get: () => status,
+    subscribe: (onChange) => {
+      const unsubscribe = store.subscribeSyncStatus((next) => {
+        status = next
+        onChange()
+      })
+      const now = store.syncStatus
+      if (!deepEqual(now, status)) {
+        status = now
+        onChange()
+      }
+      return unsubscribe
+    },
+  }
+}
+
 /** The store's sync status (`store.syncStatus`), re-rendering when it changes. */
 export function useSyncStatus() {
   const { store } = useStore()
-  const source = useMemo(() => {
-    let status = store.syncStatus
-    return {
-      get: () => status,
-      subscribe: (onChange) =>
-        store.subscribeSyncStatus((next) => {
-          status = next
-          onChange()
-        }),
-    }
-  }, [store])
+  const source = useMemo(() => syncStatusSource(store), [store])
   return useSyncExternalStore(source.subscribe, source.get, source.get)
 }
