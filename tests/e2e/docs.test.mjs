@@ -11,7 +11,8 @@
 //       (a copy of its "files"). Every app is type-checked with the
 //       template's compiler options, built or served by Vite, and run in
 //       headless Chromium, where its check (APPS below) does what the docs
-//       say a user sees and asserts it.
+//       say a user sees and asserts it. (An app whose page the docs do not
+//       show gets one from the test: APPS[app].testFiles.)
 //
 //   ```sh app=react-start
 //       Commands run in that app's project, one per line (comments after
@@ -29,8 +30,10 @@
 //         stmt // throws CODE      stmt throws (or rejects with) a
 //                                  LiveStoreError with that code
 //         stmt // logs a, b        console.log was called with a, then b,
-//                                  since the previous `logs`
-//       Each marker must run at least once.
+//                                  since the previous `logs` (`logs nothing`;
+//                                  a last remark in parentheses is ignored)
+//       Each marker must run at least once. Groups in INSECURE_RUNS run on
+//       an http origin other than localhost (not a secure context).
 //
 //   ```js node=unit-test
 //       The same, run by Node (the package installed next to the module,
@@ -42,10 +45,11 @@
 //
 //   ```sh server
 //       Sync server command lines, run from the repository as written
-//       (cargo run …), with `--port 8787` on a free port and `./data/` in a
-//       temporary folder. `serve` runs in the background until /health
-//       answers; `token` must print a token that opens the store's sync
-//       connection; other subcommands must exit 0.
+//       (cargo run …) in one bash script, with 8787 replaced by a free port
+//       and `./data/` by a temporary folder. A server runs in the background
+//       until /health answers; `token` must print a token that the block's
+//       server (if any) accepts, and it refuses a hello without one; other
+//       lines must exit 0; `# → text` at the end of a line is its output.
 //
 // Substitutions when files are written: `ws://127.0.0.1:8787` → the sync
 // server the app's check uses; `/path/to/livestore-rs/pkg` → pkg/.
@@ -57,14 +61,13 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, test } from 'node:test'
 
 import {
   PKG_DIR,
   REPO_ROOT,
   assertPkgBuilt,
-  childEnv,
   describeProblems,
   freePort,
   launchChromium,
@@ -470,19 +473,14 @@ function appSteps(app) {
   const has = (re) => lines.some((l) => re.test(l.line))
   const steps = []
   if (!has(/^npm create vite/)) steps.push({ line: `npm create vite@latest my-app -- --template ${APPS[app].template}`, where: 'implicit' }, { line: 'npm install', where: 'implicit' })
-  if (!has(/^npm install .*pkg$/)) {
-    // The template's install first if the docs' commands do not have it either.
-    steps.push({ line: 'npm install --install-links /path/to/livestore-rs/pkg', where: 'implicit' })
-  }
+  if (!has(/^npm install .*pkg$/)) steps.push({ line: 'npm install --install-links /path/to/livestore-rs/pkg', where: 'implicit' })
   steps.push(...lines)
   if (!has(/^npm run (dev|build)$/)) for (const r of APPS[app].run) steps.push({ line: `npm run ${r}`, where: 'implicit' })
   return steps
 }
 
 async function runSteps(app, ctx = {}) {
-  const steps = appSteps(app)
-  // The package is installed after the template's `npm install` (npm would keep it; here the order matters for linking).
-  for (const { line, where } of steps) {
+  for (const { line, where } of appSteps(app)) {
     const entry = PROJECT_COMMANDS.find(([re]) => re.test(line))
     assert.ok(entry, `${where}: the test does not know the command \`${line}\` (PROJECT_COMMANDS)`)
     await entry[1](app, entry[0].exec(line), ctx)
@@ -926,7 +924,13 @@ test('every app and snippet type-checks (strict, the template compiler options)'
 for (const app of appNames) {
   const steps = appSteps(app).map((s) => s.line)
   test(`app ${app}: ${steps.filter((l) => /^npm run/.test(l)).join(', ')}`, { timeout: 180_000 }, async () => {
-    await runSteps(app)
+    try {
+      await runSteps(app)
+    } catch (err) {
+      const server = servers[APPS[app].server === 'proxy' ? 'open' : APPS[app].server]
+      if (server?.process) err.message += `\nsync server output (last lines):\n${server.process.output.text.split('\n').slice(-30).join('\n')}`
+      throw err
+    }
   })
 }
 
