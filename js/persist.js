@@ -10,6 +10,7 @@
 import * as wasm from './livestore_rs.js' // a namespace: WasmLeader is looked up when used
 import { initWasm } from './wasm.js'
 import { BRAND, LiveStoreError, describe, isPlainObject, randomId } from './util.js'
+import { saveUnflushedOnPageHide } from './unflushed.js'
 
 /** The BroadcastChannel every session and leader of a store talks on. */
 export const channelName = (storeId) => `livestore-rs:${storeId}`
@@ -303,6 +304,7 @@ export class LeaderLink {
   #generation // the leader's rebase generation this session is in step with
   #syncStatus = null // the leader's last sync status
   #closed = false
+  #stopSavingUnflushed
 
   constructor({ ids, worker, channel, session, releaseSessionLock, buffered, final, generation }) {
     this.#final = final
@@ -315,6 +317,12 @@ export class LeaderLink {
     this.#queue = buffered
     channel.onmessage = (e) => this.#receive(e.data)
     worker.onmessage = (e) => this.#fromWorker(e.data)
+    this.#stopSavingUnflushed = saveUnflushedOnPageHide({
+      storeId: ids.storeId,
+      sessionId: ids.sessionId,
+      pending: () => (this.#closed ? [] : this.#session.pending()),
+      report: (e) => this.#report(e, 'persist'),
+    })
   }
 
   /** Connects the link to its store; messages received so far are handled now. */
@@ -357,6 +365,7 @@ export class LeaderLink {
     if (this.#closed) return
     if (flush) await this.flush().catch(() => {}) // failures were reported through onError
     this.#closed = true
+    this.#stopSavingUnflushed()
     this.#channel.onmessage = null
     this.#channel.close()
     let timer
@@ -461,6 +470,9 @@ export class LeaderLink {
         break
       case 'exported':
         if (m.to === me) this.#answer(m.id, { eventlog: m.eventlog, state: m.state })
+        break
+      case 'unflushedChecked':
+        if (m.to === me) this.#answer(m.id, { missing: m.missing })
         break
       case 'resetDone': {
         // The store's local data was deleted: this session's state describes nothing that exists any more.

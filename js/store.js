@@ -6,6 +6,7 @@ import { WasmSession } from './livestore_rs.js'
 import { initWasm } from './wasm.js'
 import { LiveStoreError, describe, isPlainObject, decodeBySchema, randomId } from './util.js'
 import { bootPersisted, isPersistedAdapter } from './persist.js'
+import { recoverUnflushed } from './unflushed.js'
 import { ReactiveGraph, isLiveDef } from './reactive.js'
 import { isSchema } from './schema.js'
 
@@ -55,6 +56,13 @@ export async function createStore(options) {
     const booted = await bootPersisted({ schema, storeId, clientId, sessionId, adapter, wasmSource, onStatus: status, syncPayload })
     if (booted.link) {
       const store = new Store(booted.session, schema, booted.ids, onError, booted.link)
+      const recovered = await recoverUnflushed({
+        storeId,
+        request: (m) => booted.link.request(m),
+        commit: (event) => store.commit(event),
+        report: (e) => (onError ?? defaultReport)(e, { phase: 'persist' }),
+      })
+      if (recovered > 0) console.warn(`[livestore-rs] store '${storeId}': ${recovered} events committed just before a page closed were not durable yet; they were committed again`)
       status({ stage: 'done', persisted: true })
       return store
     }

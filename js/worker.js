@@ -15,6 +15,7 @@ import { initWasm } from './wasm.js'
 import { isSchema } from './schema.js'
 import { LiveStoreError, describe, isPlainObject } from './util.js'
 import { channelName, lockName, schemaFingerprint } from './persist.js'
+import { missingEvents } from './unflushed.js'
 import { SyncSocket } from './sync-socket.js'
 
 /** Events per page when reading the eventlog for a pull. */
@@ -263,6 +264,11 @@ class LeaderWorker {
         case 'export': {
           const { eventlog, state } = leader.exportFiles()
           this.#send({ type: 'exported', to, id: m.id, eventlog, state })
+          break
+        }
+        case 'unflushed': {
+          const missing = Array.isArray(m.events) && m.events.length > 0 ? missingEvents(leader, m.events, PULL_PAGE) : []
+          this.#send({ type: 'unflushedChecked', to, id: m.id, missing })
           break
         }
         case 'reset':
