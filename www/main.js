@@ -62,6 +62,7 @@ async function main() {
     storeId: 'demo',
     adapter: makePersistedAdapter({ storage: { type: 'opfs' }, worker: LeaderWorker }),
     onError: showError,
+    devtools: true, // /devtools.html inspects this store
   })
   const renderSync = (s) => {
     const el = $('#sync-status')
