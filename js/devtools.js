@@ -137,7 +137,7 @@ export class DevtoolsResponder {
   async #answer({ page, id, method, params }) {
     let reply
     try {
-      reply = { result: await this.handle(method, params ?? {}) }
+      reply = { result: await this.#handle(method, params ?? {}) }
     } catch (e) {
       reply = { error: { code: e?.code ?? 'DEVTOOLS_FAILED', message: String(e?.message ?? e) } }
     }
@@ -165,8 +165,7 @@ export class DevtoolsResponder {
     return c
   }
 
-  /** Answers one request (exported for the unit tests). */
-  async handle(method, params) {
+  async #handle(method, params) {
     if (this.#store.isClosed) throw new LiveStoreError('STORE_CLOSED', `store '${this.#store.storeId}' is closed`)
     switch (method) {
       case 'tables':

@@ -188,7 +188,7 @@ export class ReactiveGraph {
     if (node.evaluating) throw cycleError(node.def)
     node.evaluating = true
     const newDeps = new Set()
-    const start = performance.now()
+    const start = node.def.kind === 'computed' ? performance.now() : 0
     const get = (q) => {
       let def = asDef(q)
       if (def.implicitKey !== undefined && !this.nodes.has(def)) {
