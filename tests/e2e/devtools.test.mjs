@@ -120,7 +120,7 @@ test('devtools shows the demo store: tables, eventlog pending then synced, SQL, 
     // --- tables and their rows, client documents included
     await until(tools, () => document.querySelectorAll('#panel-tables tr[data-id]').length === 2, null, 'the todos rows')
     const tableButtons = await tools.locator('#panel-tables [data-table]').allTextContents()
-    assert.deepEqual(tableButtons.map((t) => t.replace(/\s+/g, ' ')), ['todos2', 'uiStateclient document1'])
+    assert.deepEqual(tableButtons, ['todos2', 'uiStateclient document1'], 'name, client-document tag, row count')
     const todoRows = await tools.locator('#panel-tables tbody tr').allTextContents()
     assert.ok(todoRows[0].includes('Buy milk') && todoRows[1].includes('Walk the dog'), `rows: ${todoRows}`)
     await tools.click('[data-table="uiState"]')
@@ -132,7 +132,7 @@ test('devtools shows the demo store: tables, eventlog pending then synced, SQL, 
     const created = () =>
       tools.$$eval('#panel-eventlog tr[data-name="v1.TodoCreated"]', (rows) => rows.map((r) => ({ seq: r.dataset.seq, status: r.dataset.status, cells: [...r.cells].map((c) => c.textContent) })))
     await until(tools, () => document.querySelectorAll('#panel-eventlog tr[data-name="v1.TodoCreated"]').length === 2, null, 'the two events in the eventlog')
-    let events = await created()
+    const events = await created()
     assert.deepEqual(events.map((e) => e.seq), ['e2', 'e1'], 'newest first, numbered as the project prints seqNums')
     assert.ok(events[0].cells[2].includes('"text":"Walk the dog"') && events[1].cells[2].includes('"text":"Buy milk"'), `args: ${JSON.stringify(events)}`)
     assert.deepEqual(events.map((e) => [e.cells[3], e.cells[4]]), [[ids.clientId, ids.sessionId], [ids.clientId, ids.sessionId]])
