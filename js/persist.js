@@ -349,13 +349,28 @@ export class LeaderLink {
     })
   }
 
-  /** Asks the leader for something (export, reset); resolves with its answer. */
-  request(message) {
+  /**
+   * Asks the leader for something (export, reset, a page of the eventlog);
+   * resolves with its answer. With `timeoutMs`, gives up after it (a leader
+   * of an older version of the app may not know the request).
+   */
+  request(message, { timeoutMs } = {}) {
     if (this.#closed) return Promise.reject(new LiveStoreError('STORE_CLOSED', 'the store is closed'))
     return new Promise((resolve, reject) => {
       const id = this.#nextRequest++
       const full = { ...message, storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, id }
-      this.#requests.set(id, { resolve, reject, message: full })
+      let timer
+      const done = (fn) => (value) => {
+        clearTimeout(timer)
+        fn(value)
+      }
+      this.#requests.set(id, { resolve: done(resolve), reject: done(reject), message: full })
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.#requests.delete(id)
+          reject(new LiveStoreError('TIMEOUT', `the leader of store '${this.#ids.storeId}' did not answer '${message.type}' within ${timeoutMs} ms`))
+        }, timeoutMs)
+      }
       this.#post(full)
     })
   }
@@ -473,6 +488,9 @@ export class LeaderLink {
         break
       case 'unflushedChecked':
         if (m.to === me) this.#answer(m.id, { missing: m.missing })
+        break
+      case 'eventlogPage':
+        if (m.to === me) this.#answer(m.id, { events: m.events, head: m.head, syncHead: m.syncHead, phase: m.phase })
         break
       case 'resetDone': {
         // The store's local data was deleted: this session's state describes nothing that exists any more.
