@@ -185,16 +185,21 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
   }
   const { ids, releaseSessionLock } = await resolveIdentity(storeId, { clientId, sessionId })
   onStatus({ stage: 'loading' })
-  await initWasm(wasmSource)
   if (typeof wasm.WasmSession?.fromSnapshot !== 'function') {
     throw new LiveStoreError('UNSUPPORTED', 'this build of livestore-rs has no persistence (WasmSession.fromSnapshot is missing)')
   }
   let worker
   let channel
+  const abort = new AbortController()
   try {
     worker = startWorker(adapter.worker, storeId)
     channel = new BroadcastChannel(channelName(storeId))
-    const first = await waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents: adapter.unknownEvents, syncPayload })
+    // The worker boots (and compiles its own wasm) while this thread compiles the page's.
+    const snapshot = waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents: adapter.unknownEvents, syncPayload, signal: abort.signal })
+    const [first] = await Promise.all([snapshot, initWasm(wasmSource)]).catch((e) => {
+      abort.abort(e)
+      throw e
+    })
     if (first.fallback) {
       worker.terminate()
       channel.close()
@@ -219,7 +224,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
  * leader answers with a snapshot for this session. The first tab's own worker
  * may still be booting: its `leader` broadcast triggers another hello.
  */
-function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents, syncPayload }) {
+function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents, syncPayload, signal }) {
   const { storeId, sessionId } = ids
   return new Promise((resolve, reject) => {
     let lastStage = 'loading' // bootPersisted said so already
@@ -266,6 +271,7 @@ function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, u
         done(undefined, new LiveStoreError('SCHEMA_MISMATCH', m.message))
       }
     }
+    signal?.addEventListener('abort', () => done(undefined, signal.reason))
     worker.postMessage({ type: 'init', storeId, clientId: ids.clientId, sessionId, unknownEvents, syncPayload, wasm: wasmForWorker(wasmSource) })
     hello()
     let waited = 0
