@@ -956,6 +956,12 @@ export interface CreateStoreOptions<S extends LiveStoreSchema<any>> {
    * `sync.url` function.
    */
   readonly syncPayload?: string | { readonly token?: string; readonly [key: string]: unknown }
+  /**
+   * Lets the devtools page of the same origin (`/devtools.html` of the demo)
+   * inspect this store over a BroadcastChannel: tables, eventlog, read-only
+   * SQL, live queries, sync status, export. Reads only. Default `false`.
+   */
+  readonly devtools?: boolean
 }
 
 /** Where syncing with the server stands (`store.syncStatus`). */

@@ -43,7 +43,8 @@
 // (builders → QueryDesc / WriteDesc), reactive.js (signal / computed / queryDb and
 // the per-store graph), store.js (createStore / Store), persist.js (the persisted
 // adapter and the session's side of the leader protocol), worker.js (the leader
-// worker, `livestore-rs/worker`), wasm.js (loading the wasm), util.js (errors, helpers).
+// worker, `livestore-rs/worker`), devtools.js (answers the devtools page, with
+// `devtools: true`), wasm.js (loading the wasm), util.js (errors, helpers).
 
 export { Schema, State, Events, makeSchema } from './schema.js'
 export { signal, computed, queryDb } from './reactive.js'

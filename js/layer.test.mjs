@@ -537,3 +537,51 @@ test('inline queries in computeds keep their live query across recomputes', asyn
   store.setSignal(sel, 'a')
   assert.deepEqual(raws, ['B2', 'A'])
 })
+
+test('devtools: true answers the devtools channel, and live-query runs grow with commits; off by default', async () => {
+  const { todos, events, schema } = makeTodoSchema()
+  await assert.rejects(createStore({ schema, storeId: 's', devtools: 'yes' }), (e) => e.code === 'INVALID_OPTIONS')
+  const quiet = await createStore({ schema, storeId: 'quiet' })
+  const store = await createStore({ schema, storeId: 'dev', devtools: true })
+  const main = new BroadcastChannel('livestore-rs-devtools')
+  const replies = new BroadcastChannel('livestore-rs-devtools:layer-test')
+  const seen = []
+  main.onmessage = (e) => seen.push(e.data)
+  const answers = new Map()
+  replies.onmessage = (e) => answers.get(e.data.id)?.(e.data)
+  let nextId = 1
+  const request = (to, method, params) =>
+    new Promise((resolve) => {
+      const id = nextId++
+      answers.set(id, resolve)
+      main.postMessage({ type: 'request', to, page: 'layer-test', id, method, params })
+    })
+  try {
+    main.postMessage({ type: 'discover', page: 'layer-test' })
+    await new Promise((r) => setTimeout(r, 50))
+    const stores = seen.filter((m) => m.type === 'store').map((m) => m.store.storeId)
+    assert.ok(stores.includes('dev'), 'the devtools store answers')
+    assert.ok(!stores.includes('quiet'), 'a store without devtools is not on the channel')
+    const to = seen.find((m) => m.type === 'store' && m.store.storeId === 'dev').responder
+
+    store.subscribe(queryDb(todos.where({ completed: false }), { label: 'open todos' }), () => {})
+    const runsOf = async () => (await request(to, 'liveQueries')).result.find((q) => q.label === 'open todos')
+    const before = await runsOf()
+    assert.equal(before.runs, 1)
+    assert.equal(before.subscribers, 1)
+    store.commit(events.todoCreated({ id: 'a', text: 'x' }))
+    const after = await runsOf()
+    assert.equal(after.runs, 2, 'the commit changed the result: one more run')
+    assert.ok(after.totalMs >= after.lastMs && after.lastMs >= 0)
+    const log = (await request(to, 'eventlog', { limit: 10 })).result
+    assert.deepEqual(log.events.map((e) => [e.name, e.args.id, e.synced]), [['v1.TodoCreated', 'a', false]])
+
+    await store.close()
+    await new Promise((r) => setTimeout(r, 50))
+    assert.ok(seen.some((m) => m.type === 'gone' && m.responder === to), 'a closed store says so')
+  } finally {
+    main.close()
+    replies.close()
+    await quiet.close()
+  }
+})

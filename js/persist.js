@@ -10,6 +10,7 @@
 import * as wasm from './livestore_rs.js' // a namespace: WasmLeader is looked up when used
 import { initWasm } from './wasm.js'
 import { BRAND, LiveStoreError, describe, isPlainObject, randomId } from './util.js'
+import { saveUnflushedOnPageHide } from './unflushed.js'
 
 /** The BroadcastChannel every session and leader of a store talks on. */
 export const channelName = (storeId) => `livestore-rs:${storeId}`
@@ -184,16 +185,21 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
   }
   const { ids, releaseSessionLock } = await resolveIdentity(storeId, { clientId, sessionId })
   onStatus({ stage: 'loading' })
-  await initWasm(wasmSource)
   if (typeof wasm.WasmSession?.fromSnapshot !== 'function') {
     throw new LiveStoreError('UNSUPPORTED', 'this build of livestore-rs has no persistence (WasmSession.fromSnapshot is missing)')
   }
   let worker
   let channel
+  const abort = new AbortController()
   try {
     worker = startWorker(adapter.worker, storeId)
     channel = new BroadcastChannel(channelName(storeId))
-    const first = await waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents: adapter.unknownEvents, syncPayload })
+    // The worker boots (and compiles its own wasm) while this thread compiles the page's.
+    const snapshot = waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents: adapter.unknownEvents, syncPayload, signal: abort.signal })
+    const [first] = await Promise.all([snapshot, initWasm(wasmSource)]).catch((e) => {
+      abort.abort(e)
+      throw e
+    })
     if (first.fallback) {
       worker.terminate()
       channel.close()
@@ -218,7 +224,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
  * leader answers with a snapshot for this session. The first tab's own worker
  * may still be booting: its `leader` broadcast triggers another hello.
  */
-function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents, syncPayload }) {
+function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents, syncPayload, signal }) {
   const { storeId, sessionId } = ids
   return new Promise((resolve, reject) => {
     let lastStage = 'loading' // bootPersisted said so already
@@ -265,6 +271,7 @@ function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, u
         done(undefined, new LiveStoreError('SCHEMA_MISMATCH', m.message))
       }
     }
+    signal?.addEventListener('abort', () => done(undefined, signal.reason))
     worker.postMessage({ type: 'init', storeId, clientId: ids.clientId, sessionId, unknownEvents, syncPayload, wasm: wasmForWorker(wasmSource) })
     hello()
     let waited = 0
@@ -303,6 +310,7 @@ export class LeaderLink {
   #generation // the leader's rebase generation this session is in step with
   #syncStatus = null // the leader's last sync status
   #closed = false
+  #stopSavingUnflushed
 
   constructor({ ids, worker, channel, session, releaseSessionLock, buffered, final, generation }) {
     this.#final = final
@@ -315,6 +323,12 @@ export class LeaderLink {
     this.#queue = buffered
     channel.onmessage = (e) => this.#receive(e.data)
     worker.onmessage = (e) => this.#fromWorker(e.data)
+    this.#stopSavingUnflushed = saveUnflushedOnPageHide({
+      storeId: ids.storeId,
+      sessionId: ids.sessionId,
+      pending: () => (this.#closed ? [] : this.#session.pending()),
+      report: (e) => this.#report(e, 'persist'),
+    })
   }
 
   /** Connects the link to its store; messages received so far are handled now. */
@@ -341,13 +355,28 @@ export class LeaderLink {
     })
   }
 
-  /** Asks the leader for something (export, reset); resolves with its answer. */
-  request(message) {
+  /**
+   * Asks the leader for something (export, reset, a page of the eventlog);
+   * resolves with its answer. With `timeoutMs`, gives up after it (a leader
+   * of an older version of the app may not know the request).
+   */
+  request(message, { timeoutMs } = {}) {
     if (this.#closed) return Promise.reject(new LiveStoreError('STORE_CLOSED', 'the store is closed'))
     return new Promise((resolve, reject) => {
       const id = this.#nextRequest++
       const full = { ...message, storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, id }
-      this.#requests.set(id, { resolve, reject, message: full })
+      let timer
+      const done = (fn) => (value) => {
+        clearTimeout(timer)
+        fn(value)
+      }
+      this.#requests.set(id, { resolve: done(resolve), reject: done(reject), message: full })
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.#requests.delete(id)
+          reject(new LiveStoreError('TIMEOUT', `the leader of store '${this.#ids.storeId}' did not answer '${message.type}' within ${timeoutMs} ms`))
+        }, timeoutMs)
+      }
       this.#post(full)
     })
   }
@@ -357,6 +386,7 @@ export class LeaderLink {
     if (this.#closed) return
     if (flush) await this.flush().catch(() => {}) // failures were reported through onError
     this.#closed = true
+    this.#stopSavingUnflushed()
     this.#channel.onmessage = null
     this.#channel.close()
     let timer
@@ -461,6 +491,12 @@ export class LeaderLink {
         break
       case 'exported':
         if (m.to === me) this.#answer(m.id, { eventlog: m.eventlog, state: m.state })
+        break
+      case 'unflushedChecked':
+        if (m.to === me) this.#answer(m.id, { missing: m.missing })
+        break
+      case 'eventlogPage':
+        if (m.to === me) this.#answer(m.id, { events: m.events, head: m.head, syncHead: m.syncHead, phase: m.phase })
         break
       case 'resetDone': {
         // The store's local data was deleted: this session's state describes nothing that exists any more.

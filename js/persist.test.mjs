@@ -129,6 +129,9 @@ class FakeLeader {
     } else if (m.type === 'pull') {
       this.pulls++
       this.send({ type: 'pulled', to, events: this.log.filter((e) => cmp(e.seqNum, m.after) > 0) })
+    } else if (m.type === 'eventlog') {
+      this.eventlogRequests = (this.eventlogRequests ?? 0) + 1
+      if (this.answersEventlog) this.send({ type: 'eventlogPage', to, id: m.id, events: this.log.toReversed().slice(0, m.limit), head: this.head, syncHead: ROOT, phase: 'disabled' })
     }
   }
   announce() {
@@ -314,6 +317,27 @@ test('a leader behind what the session saw durable (data deleted) stops syncing 
   a.commit(1)
   await assert.rejects(a.link.flush(), (e) => e.code === 'LEADER_BEHIND')
   assert.deepEqual(a.errors.map((e) => e.code), ['LEADER_BEHIND'])
+  await a.link.close()
+  leader.close()
+})
+
+test("devtools' eventlog request: the leader's page comes back; unanswered, it times out and is not sent again to a new leader", async () => {
+  const { leader, tab } = setup()
+  const a = tab('a')
+  a.commit(3)
+  await a.link.flush()
+  leader.answersEventlog = true
+  const page = await a.link.request({ type: 'eventlog', limit: 2 }, { timeoutMs: 1000 })
+  assert.deepEqual(page.events.map((e) => e.args.i), [2, 1])
+  assert.deepEqual(page.head, leader.head)
+  leader.answersEventlog = false
+  const started = Date.now()
+  await assert.rejects(a.link.request({ type: 'eventlog', limit: 2 }, { timeoutMs: 50 }), (e) => e.code === 'TIMEOUT' && /did not answer 'eventlog'/.test(e.message))
+  assert.ok(Date.now() - started >= 45)
+  assert.equal(leader.eventlogRequests, 2)
+  leader.announce() // a new leader: requests still waiting are sent again; the timed-out one is not
+  await settle()
+  assert.equal(leader.eventlogRequests, 2)
   await a.link.close()
   leader.close()
 })

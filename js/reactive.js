@@ -97,7 +97,18 @@ class Node {
     this.rustDirty = false
     this.evaluating = false
     this.disposed = false
+    // For devtools: how often the value was (re)computed, and how long it took.
+    this.runs = 0
+    this.totalMs = 0
+    this.lastMs = 0
   }
+}
+
+function recordRun(node, start) {
+  const ms = performance.now() - start
+  node.runs++
+  node.lastMs = ms
+  node.totalMs += ms
 }
 
 export class ReactiveGraph {
@@ -177,6 +188,7 @@ export class ReactiveGraph {
     if (node.evaluating) throw cycleError(node.def)
     node.evaluating = true
     const newDeps = new Set()
+    const start = node.def.kind === 'computed' ? performance.now() : 0
     const get = (q) => {
       let def = asDef(q)
       if (def.implicitKey !== undefined && !this.nodes.has(def)) {
@@ -197,6 +209,8 @@ export class ReactiveGraph {
     try {
       return fn(get)
     } finally {
+      // A queryDb's run is the read of its result (#read), not the building of its query.
+      if (node.def.kind === 'computed') recordRun(node, start)
       node.evaluating = false
       const old = node.deps
       node.deps = newDeps
@@ -232,8 +246,11 @@ export class ReactiveGraph {
   }
 
   #read(node) {
+    const start = performance.now()
     const v = node.finish(this.session.liveResult(node.liveId))
-    return node.def.map ? node.def.map(v) : v
+    const value = node.def.map ? node.def.map(v) : v
+    recordRun(node, start)
+    return value
   }
 
   #releaseLive(id, node) {
@@ -405,6 +422,32 @@ export class ReactiveGraph {
       node.subscribers.delete(sub)
       if (this.session) this.#maybeDispose(node)
     }
+  }
+
+  /**
+   * The queryDb and computed nodes in use, for devtools: runs count each time
+   * the value was computed (a queryDb: its result read from the core, at first
+   * and after each change the core reported; the core's re-run of the SQL on
+   * commit is not in it), with their time in ms.
+   */
+  liveQueries() {
+    const out = []
+    for (const node of this.nodes.values()) {
+      const { kind, id, label } = node.def
+      if (kind === 'signal') continue
+      out.push({
+        id,
+        kind,
+        label,
+        query: node.desc,
+        runs: node.runs,
+        totalMs: node.totalMs,
+        lastMs: node.lastMs,
+        subscribers: node.subscribers.size,
+        dependents: node.dependents.size,
+      })
+    }
+    return out
   }
 
   /** Releases every live query; used by store.close() before the session closes. */

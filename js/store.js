@@ -6,6 +6,7 @@ import { WasmSession } from './livestore_rs.js'
 import { initWasm } from './wasm.js'
 import { LiveStoreError, describe, isPlainObject, decodeBySchema, randomId } from './util.js'
 import { bootPersisted, isPersistedAdapter } from './persist.js'
+import { recoverUnflushed } from './unflushed.js'
 import { ReactiveGraph, isLiveDef } from './reactive.js'
 import { isSchema } from './schema.js'
 
@@ -16,7 +17,7 @@ function checkId(value, name, required) {
   if (typeof value !== 'string' || value === '') throw optionError(`createStore: ${name} must be a non-empty string, got ${describe(value)}`)
 }
 
-const CREATE_OPTIONS = new Set(['schema', 'storeId', 'clientId', 'sessionId', 'wasm', 'wasmUrl', 'onError', 'adapter', 'onBootStatus', 'syncPayload'])
+const CREATE_OPTIONS = new Set(['schema', 'storeId', 'clientId', 'sessionId', 'wasm', 'wasmUrl', 'onError', 'adapter', 'onBootStatus', 'syncPayload', 'devtools'])
 
 /**
  * Creates a store: loads the wasm module (once), validates the options and
@@ -24,20 +25,24 @@ const CREATE_OPTIONS = new Set(['schema', 'storeId', 'clientId', 'sessionId', 'w
  * `makePersistedAdapter(...)` the session starts from the leader's snapshot and
  * every commit is persisted by the leader; where the browser cannot persist
  * (no OPFS, workers or Web Locks) it warns and runs in memory
- * (`store.persisted === false`).
+ * (`store.persisted === false`). With `devtools: true` the store answers the
+ * devtools page of the same origin (devtools.js).
  */
 export async function createStore(options) {
   if (!isPlainObject(options)) throw optionError(`createStore: expected an options object, got ${describe(options)}`)
   for (const k of Object.keys(options)) {
     if (!CREATE_OPTIONS.has(k)) throw optionError(`createStore: unknown option '${k}' (known: ${[...CREATE_OPTIONS].join(', ')})`)
   }
-  const { schema, storeId, clientId, sessionId, wasm, wasmUrl, onError, adapter, onBootStatus, syncPayload } = options
+  const { schema, storeId, clientId, sessionId, wasm, wasmUrl, onError, adapter, onBootStatus, syncPayload, devtools = false } = options
   if (!isSchema(schema)) throw optionError('createStore: schema must come from makeSchema({ events, state })')
   checkId(storeId, 'storeId', true)
   checkId(clientId, 'clientId', false)
   checkId(sessionId, 'sessionId', false)
   if (onError !== undefined && typeof onError !== 'function') throw optionError('createStore: onError must be a function')
   if (onBootStatus !== undefined && typeof onBootStatus !== 'function') throw optionError('createStore: onBootStatus must be a function')
+  if (typeof devtools !== 'boolean') throw optionError(`createStore: devtools must be a boolean, got ${describe(devtools)}`)
+  // Loaded only when asked for: apps without devtools do not bundle or run it.
+  const startDevtools = devtools ? (await import('./devtools.js')).startDevtools : undefined
   if (adapter !== undefined && !isPersistedAdapter(adapter)) {
     throw optionError(`createStore: adapter must come from makePersistedAdapter(...), got ${describe(adapter)}`)
   }
@@ -54,7 +59,14 @@ export async function createStore(options) {
   if (adapter) {
     const booted = await bootPersisted({ schema, storeId, clientId, sessionId, adapter, wasmSource, onStatus: status, syncPayload })
     if (booted.link) {
-      const store = new Store(booted.session, schema, booted.ids, onError, booted.link)
+      const store = new Store(booted.session, schema, booted.ids, onError, booted.link, startDevtools)
+      const recovered = await recoverUnflushed({
+        storeId,
+        request: (m) => booted.link.request(m),
+        commit: (event) => store.commit(event),
+        report: (e) => (onError ?? defaultReport)(e, { phase: 'persist' }),
+      })
+      if (recovered > 0) console.warn(`[livestore-rs] store '${storeId}': ${recovered} events committed just before a page closed were not durable yet; they were committed again`)
       status({ stage: 'done', persisted: true })
       return store
     }
@@ -64,7 +76,7 @@ export async function createStore(options) {
   }
   await initWasm(wasmSource)
   const session = new WasmSession(schema.desc, schema.materializers, { ...ids, onRebase: schema.onRebase })
-  const store = new Store(session, schema, ids, onError)
+  const store = new Store(session, schema, ids, onError, undefined, startDevtools)
   if (adapter) status({ stage: 'done', persisted: false, reason: fallback })
   return store
 }
@@ -96,8 +108,9 @@ export class Store {
   #closing
   #syncListeners = new Set()
   #shutdownListeners = new Set()
+  #devtools // DevtoolsResponder with `devtools: true`
 
-  constructor(session, schema, ids, onError, link) {
+  constructor(session, schema, ids, onError, link, startDevtools) {
     this.#session = session
     this.#schema = schema
     this.#ids = Object.freeze({ ...ids })
@@ -117,9 +130,11 @@ export class Store {
       run: (fn) => this.#whileMaterializing(fn),
       changed: (ids) => {
         if (!this.#closed) this.#graph.onCommit(ids)
+        this.#devtools?.changed()
       },
       report: reportError,
       syncStatus: (status) => {
+        this.#devtools?.changed()
         for (const cb of this.#syncListeners) {
           try {
             cb(status)
@@ -133,6 +148,7 @@ export class Store {
         this.#shutdown(false, 'reset')
       },
     })
+    this.#devtools = startDevtools?.({ store: this, session, graph: this.#graph, link })
   }
 
   #whileMaterializing(fn) {
@@ -219,6 +235,7 @@ export class Store {
     const changed = this.#whileMaterializing(() => this.#session.commit(wire))
     this.#link?.onCommit()
     this.#graph.onCommit(changed)
+    this.#devtools?.changed()
   }
 
   /** Reads the current value of a query (builder, raw SQL, queryDb, computed, signal, document get()). */
@@ -253,6 +270,7 @@ export class Store {
     if (this.#graph.updating) throw new LiveStoreError('COMMIT_IN_QUERY', 'setSignal() cannot be called while a query, computed or queryDb function is running')
     const next = typeof value === 'function' ? value(this.#graph.signalValue(sig)) : value
     this.#graph.setSignal(sig, next)
+    this.#devtools?.changed()
   }
 
   /** The eventlog of this session: every committed event with its seqNum, oldest first. */
@@ -340,6 +358,7 @@ export class Store {
       }
     }
     this.#shutdownListeners.clear()
+    this.#devtools?.close()
     try {
       this.#graph.close()
     } catch (e) {

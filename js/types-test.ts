@@ -339,6 +339,8 @@ void main
 // createStore with wasm bytes (Node) and a custom error handler
 declare const bytes: Uint8Array
 void createStore({ schema, storeId: 's', clientId: 'c', sessionId: 'x', wasm: bytes, onError: (e, ctx) => void [e, ctx.phase] })
+// @ts-expect-error devtools is a boolean
+void createStore({ schema, storeId: 's', devtools: 'yes' })
 
 // ---- persistence ------------------------------------------------------------
 import { makePersistedAdapter, resetPersistence, type BootStatus } from './index.js'
@@ -351,6 +353,7 @@ async function persisted() {
     storeId: 'todos',
     adapter: makePersistedAdapter({ storage: { type: 'opfs' }, worker: LeaderWorker }),
     onBootStatus: (s: BootStatus) => void [s.stage, s.done, s.total],
+    devtools: true,
   })
   const p: boolean = store.persisted
   await store.flush()

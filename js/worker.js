@@ -15,10 +15,13 @@ import { initWasm } from './wasm.js'
 import { isSchema } from './schema.js'
 import { LiveStoreError, describe, isPlainObject } from './util.js'
 import { channelName, lockName, schemaFingerprint } from './persist.js'
+import { missingEvents } from './unflushed.js'
 import { SyncSocket } from './sync-socket.js'
 
 /** Events per page when reading the eventlog for a pull. */
 const PULL_PAGE = 1000
+/** Most events in one devtools page of the eventlog. */
+const DEVTOOLS_PAGE_MAX = 500
 /** How long a new leader retries opening while the previous one's OPFS handles are still being released. */
 const OPEN_RETRY_MS = 10_000
 
@@ -263,6 +266,19 @@ class LeaderWorker {
         case 'export': {
           const { eventlog, state } = leader.exportFiles()
           this.#send({ type: 'exported', to, id: m.id, eventlog, state })
+          break
+        }
+        case 'unflushed': {
+          const missing = Array.isArray(m.events) && m.events.length > 0 ? missingEvents(leader, m.events, PULL_PAGE) : []
+          this.#send({ type: 'unflushedChecked', to, id: m.id, missing })
+          break
+        }
+        case 'eventlog': {
+          // For devtools (a read): a page of the log from its end, and the sync head that tells synced from pending.
+          const limit = Math.min(Math.max(Number(m.limit) || 0, 0), DEVTOOLS_PAGE_MAX)
+          const events = leader.eventsBefore(m.before ?? undefined, limit)
+          const { head, syncHead, phase } = leader.syncStatus
+          this.#send({ type: 'eventlogPage', to, id: m.id, events, head, syncHead, phase })
           break
         }
         case 'reset':

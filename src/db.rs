@@ -106,6 +106,21 @@ impl Db {
     /// Runs a compiled query; `columns` reuses the columns of an earlier run.
     pub fn run(&self, q: &CompiledQuery, columns: Option<&Rc<[OutColumn]>>) -> Result<QueryResult> {
         let mut stmt = self.conn.prepare_cached(&q.sql.text)?;
+        // Raw SQL reaches here too: a write would change the state outside the eventlog.
+        if !stmt.readonly() {
+            return Err(Error::InvalidQuery(format!(
+                "`{}` writes: a query can only read; the state changes only through events (commit one)",
+                q.sql.text.trim()
+            )));
+        }
+        // BEGIN, ROLLBACK, ATTACH, `PRAGMA x = y` are read-only to SQLite but
+        // would change the session's connection under it; none returns rows.
+        if stmt.column_count() == 0 {
+            return Err(Error::InvalidQuery(format!(
+                "`{}` returns no rows: a query must be a read such as SELECT",
+                q.sql.text.trim()
+            )));
+        }
         bind(&mut stmt, &q.sql.params)?;
         let columns = match columns {
             Some(c) => c.clone(),

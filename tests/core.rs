@@ -118,6 +118,37 @@ fn queries_report_unknown_tables_columns_and_closed_stores() {
 }
 
 #[test]
+fn raw_sql_queries_only_read_state_changes_only_through_events() {
+    let mut s = session();
+    s.commit(&[created("a", "x")], &materialize).unwrap();
+    let sql = |text: &str| QueryDesc::Sql { sql: text.into(), bind: Default::default(), first: false };
+    let writes = [
+        "DELETE FROM todos",
+        "UPDATE todos SET text = 'y'",
+        "INSERT INTO todos (id) VALUES ('b') RETURNING id",
+        "CREATE TABLE t (x)",
+        "CREATE TEMP TABLE t (x)",
+        "DROP TABLE todos",
+    ];
+    for text in writes {
+        let e = s.query(&sql(text)).unwrap_err();
+        assert_eq!(e.code(), "INVALID_QUERY", "{text}: {e}");
+        assert_eq!(e.to_string(), format!("invalid query: `{text}` writes: a query can only read; the state changes only through events (commit one)"));
+    }
+    for text in ["BEGIN", "ROLLBACK", "SAVEPOINT x", "ATTACH ':memory:' AS other", "PRAGMA foreign_keys = ON", " "] {
+        let e = s.query(&sql(text)).unwrap_err();
+        assert_eq!(e.code(), "INVALID_QUERY", "{text}: {e}");
+        assert!(e.to_string().contains("returns no rows"), "{e}");
+    }
+    assert_eq!(texts(&s, &open_todos()), ["x"], "nothing was changed");
+    assert_eq!(s.query(&sql("SELECT count(*) AS n FROM todos")).unwrap().rows.len(), 1);
+    assert_eq!(s.query(&sql("PRAGMA table_info(todos)")).unwrap().rows.len(), 5);
+    assert_eq!(s.query(&sql("WITH x AS (SELECT 1) SELECT * FROM x")).unwrap().rows.len(), 1);
+    s.commit(&[created("b", "y")], &materialize).unwrap();
+    assert_eq!(texts(&s, &open_todos()), ["x", "y"], "commits still work");
+}
+
+#[test]
 fn where_operators_order_limit_offset_first_count() {
     let mut s = session();
     let events: Vec<_> = ["d", "a", "c", "b", "e"].iter().map(|t| created(t, t)).collect();

@@ -82,6 +82,22 @@ fn pushed_events_survive_a_reopen_and_new_sessions_start_from_the_snapshot() {
 }
 
 #[test]
+fn events_before_pages_the_log_from_its_end_client_only_events_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut leader, _) = open(dir.path());
+    let mut tab = session_of(&mut leader, "tab1");
+    let noted = |id: &str| EventInput::new("v1.Noted", json!({ "id": id }));
+    let events = [created("a"), noted("a"), noted("a"), created("b"), created("c"), noted("c")];
+    assert_eq!(commit_and_push(&mut tab, &mut leader, &events), Push::Accepted);
+    let seqs = |page: &[livestore_rs::EventRecord]| page.iter().map(|e| e.seq_num.to_string()).collect::<Vec<_>>();
+    let newest = leader.events_before(None, 4).unwrap();
+    assert_eq!(seqs(&newest), ["e3.1", "e3", "e2", "e1.2"]);
+    let older = leader.events_before(Some(newest[3].seq_num), 4).unwrap();
+    assert_eq!(seqs(&older), ["e1.1", "e1"]);
+    assert!(leader.events_before(Some(older[1].seq_num), 4).unwrap().is_empty());
+}
+
+#[test]
 fn a_push_not_on_top_of_the_head_is_rejected_and_the_rebased_one_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let (mut leader, _) = open(dir.path());

@@ -28,6 +28,11 @@ export default defineConfig({
     fs: { allow: [here, pkg, join(repo, 'node_modules')] },
   },
   preview: { host: '127.0.0.1' },
-  build: { outDir: join(repo, 'target', 'www-dist'), emptyOutDir: true },
+  build: {
+    outDir: join(repo, 'target', 'www-dist'),
+    emptyOutDir: true,
+    // Two pages: the demo, and the devtools page that inspects its store.
+    rollupOptions: { input: { main: join(here, 'index.html'), devtools: join(here, 'devtools.html') } },
+  },
   clearScreen: false,
 })

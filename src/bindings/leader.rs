@@ -215,6 +215,21 @@ impl WasmLeader {
         Ok(to_js_serde(&self.leader.events_after(after, limit as usize).js()?))
     }
 
+    /// Up to `limit` events before `before` (the newest when it is
+    /// undefined), newest first: devtools pages through the log with it.
+    #[wasm_bindgen(js_name = eventsBefore)]
+    pub fn events_before(&self, before: JsValue, limit: u32) -> Result<JsValue, JsValue> {
+        let before: Option<SeqNum> = if before.is_undefined() || before.is_null() {
+            None
+        } else {
+            Some(
+                serde_wasm_bindgen::from_value(before)
+                    .map_err(|e| to_js(&Error::InvalidUpstream(format!("not a seqNum: {e}"))))?,
+            )
+        };
+        Ok(to_js_serde(&self.leader.events_before(before, limit as usize).js()?))
+    }
+
     /// The state database's bytes and the head they reflect: `{ bytes, head }`.
     pub fn snapshot(&mut self) -> Result<JsValue, JsValue> {
         let (bytes, head) = self.leader.snapshot().js()?;

@@ -252,6 +252,21 @@ impl Leader {
         read_events(&self.eventlog, seq, limit)
     }
 
+    /// The events before `seq` (the newest ones when `None`), newest first:
+    /// pages of the log from its end, for inspecting it.
+    pub fn events_before(&self, seq: Option<SeqNum>, limit: usize) -> Result<Vec<EventRecord>> {
+        let (global, client) = seq.map_or((i64::MAX, i64::MAX), |s| (s.global as i64, i64::from(s.client)));
+        let mut stmt = self.eventlog.prepare_cached(
+            "SELECT seq_global, seq_client, rebase_generation, parent_global, parent_client, \
+             parent_rebase_generation, name, args, client_id, session_id, client_only \
+             FROM __livestore_events WHERE (seq_global, seq_client) < (?, ?) \
+             ORDER BY seq_global DESC, seq_client DESC LIMIT ?",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![global, client, limit], |r| EventRecord::from_row(r, r.get(10)?))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Replaces the eventlog with the one in `bytes` (an exported
     /// `eventlog.db`) and rebuilds the state from it. Interrupted at any
     /// point, the next open rebuilds the state from whichever eventlog is there.

@@ -284,6 +284,37 @@ test('killed during a burst, 12 times (close without flush, renderer crash): the
   }
 })
 
+test('commits not yet durable when the page reloads or closes are committed again at the next boot, once', async () => {
+  const profile = await newProfile()
+  try {
+    let page = await openApp(profile, 'unflushed')
+    // A burst, then a reload before the leader worker (which dies with the page) has written it all.
+    const reloaded = page.waitForNavigation()
+    await app(page, () => {
+      window.__app.add('r', 2000)
+      setTimeout(() => location.reload(), 0)
+    })
+    await reloaded
+    await page.waitForFunction(() => window.__app?.ready || window.__app?.bootError, null, { timeout: 30_000 })
+    await app(page, () => window.__app.flush())
+    let ids = await checkLogMatchesState(page, 'after the reload')
+    assert.equal(ids.filter((id) => id.startsWith('r-')).length, 2000, 'every todo of the burst is there once')
+
+    // The same when the tab closes; another tab opened later recovers them.
+    await app(page, () => void window.__app.add('c', 2000))
+    await page.close({ runBeforeUnload: false })
+    page = await openApp(profile, 'unflushed')
+    await app(page, () => window.__app.flush())
+    ids = await checkLogMatchesState(page, 'after the close')
+    assert.equal(ids.filter((id) => id.startsWith('c-')).length, 2000, 'every todo of the second burst is there once')
+    const recoveries = profile.warnings.filter((w) => /were not durable yet; they were committed again/.test(w))
+    assert.ok(recoveries.length >= 1, `a boot recovered events (warnings: ${profile.warnings.join(' | ')})`)
+    assert.deepEqual(profile.problems, [])
+  } finally {
+    await profile.context.close()
+  }
+})
+
 test('a new build with a changed materializer rebuilds the state from the eventlog, with progress', async () => {
   const profile = await newProfile()
   try {
