@@ -61,6 +61,7 @@ export type LiveStoreErrorCode =
   | 'TIMEOUT'
   | 'SNAPSHOT_NEEDED'
   | 'INVALID_IMPORT'
+  | 'PERSIST_FAILED'
   | 'WASM_LOAD_FAILED'
   | 'NO_STORE'
   // sync (reported to onError with phase 'sync')
