@@ -272,21 +272,30 @@ test('every code block of the docs is exercised by this test (see its header)', 
   assert.ok(blocks.length > 20, `only ${blocks.length} code blocks found in ${docFiles.join(', ')}`)
 })
 
-test('README.md links every page of the user docs, and relative links resolve', () => {
+test('README.md links every page of the user docs; relative links and their anchors resolve', () => {
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')
   for (const f of docFiles.filter((f) => f.startsWith('docs/'))) {
     assert.ok(readme.includes(`](${f})`) || readme.includes(`](${f}#`), `README.md does not link ${f}`)
   }
+  // GitHub's heading anchors: lower case, punctuation dropped, spaces → '-'.
+  const anchors = (file) =>
+    new Set(
+      [...readFileSync(file, 'utf8').replace(/```[\s\S]*?```/g, '').matchAll(/^#+\s+(.+)$/gm)].map(([, h]) =>
+        h.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-'),
+      ),
+    )
   const broken = []
   for (const f of docFiles) {
     const text = readFileSync(join(REPO_ROOT, f), 'utf8').replace(/```[\s\S]*?```/g, '')
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-      if (/^[a-z]+:/.test(target) || target.startsWith('#')) continue
-      const path = target.split('#')[0]
-      if (!existsSync(join(REPO_ROOT, dirname(f), path))) broken.push(`${f}: ${target}`)
+      if (/^[a-z]+:/.test(target)) continue
+      const [path, anchor] = target.split('#')
+      const file = path ? join(REPO_ROOT, dirname(f), path) : join(REPO_ROOT, f)
+      if (!existsSync(file)) broken.push(`${f}: ${target}`)
+      else if (anchor !== undefined && file.endsWith('.md') && !anchors(file).has(anchor)) broken.push(`${f}: ${target} (no such heading)`)
     }
   }
-  assert.deepEqual(broken, [], 'links to files that do not exist')
+  assert.deepEqual(broken, [], 'links to files or headings that do not exist')
 })
 
 // ---------------------------------------------------------------------------
@@ -468,7 +477,7 @@ const commandLines = (code) =>
 /** The steps of an app: its docs commands, with the scaffold, install and run the docs leave implicit. */
 function appSteps(app) {
   const lines = ofKind('commands')
-    .filter((b) => b.attrs.app === app)
+    .filter((b) => b.attrs.app.split(',').includes(app))
     .flatMap((b) => commandLines(b.code).map((line) => ({ line, where: b.where })))
   const has = (re) => lines.some((l) => re.test(l.line))
   const steps = []
