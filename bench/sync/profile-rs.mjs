@@ -4,10 +4,13 @@
 // timestamps at each hop and a count of the OPFS calls of both leader workers.
 // A diagnostic, not part of `bench/run`:
 //
-//   node bench/sync/profile-rs.mjs [--commits 100] [--interval 20] [--tmpfs]
+//   node bench/sync/profile-rs.mjs [--commits 100] [--interval 20] [--join 10000] [--tmpfs]
 //
 // --tmpfs puts the browser profiles and the server's file on /dev/shm, where
-// fsync costs nothing: the difference is what durability costs.
+// fsync costs nothing: the difference is what durability costs. --join N:
+// then A fills the store up to N events and a fresh client C joins (W8's
+// last phase): when each page of the catch-up reaches C's leader, is
+// committed, reaches C's session and is applied there.
 //
 // Hops (each a timestamp, all on the echo server's clock):
 //   A.commit      A's page, just before store.commit (as W8)
@@ -37,6 +40,7 @@ const opt = (name, dflt) => {
 const N = opt('commits', 100)
 const INTERVAL = opt('interval', 20)
 const TMPFS = args.includes('--tmpfs')
+const JOIN = opt('join', 0)
 if (TMPFS) process.env.TMPDIR = '/dev/shm'
 
 const { build } = await import('vite')
@@ -76,7 +80,7 @@ patch(join(pkg, 'persist.js'), [
   ],
   [
     "      case 'rewrite':\n        this.#applyUpstream(m.events, m.base, m.generation)",
-    "      case 'rewrite':\n        __trace('B.S.recv', m.events[m.events.length - 1]?.args?.id)\n        this.#applyUpstream(m.events, m.base, m.generation)",
+    "      case 'rewrite':\n        __trace('B.S.recv', m.events[m.events.length - 1]?.args?.id)\n        this.#applyUpstream(m.events, m.base, m.generation)\n        __trace('B.S.applied', m.events[m.events.length - 1]?.args?.id)",
   ],
 ])
 patch(join(pkg, 'worker.js'), [
@@ -114,7 +118,7 @@ async function open() {
   await page.goto(`${http.url}/livestore-rs-sync/`)
   await page.waitForFunction(() => window.benchReady === true)
   await page.evaluate(() => {
-    window.__traces = []
+    window.__traces = window.__traces ?? []
     window.__tch = new BroadcastChannel('bench-trace')
     window.__tch.onmessage = (e) => window.__traces.push(e.data)
     window.__io = new BroadcastChannel('bench-trace-io')
@@ -173,6 +177,29 @@ try {
       const s = stats(xs)
       const sum = xs.reduce((a, b) => a + b, 0)
       console.log(`  ${k} ${op.padEnd(8)} ${(xs.length / N).toFixed(1).padStart(5)} per commit, p50 ${s.p50.toFixed(3)} ms, p90 ${s.p90.toFixed(3)} ms, ${(sum / N).toFixed(2)} ms per commit`)
+    }
+  }
+
+  if (JOIN) {
+    const before = 20 + N
+    const fill = await call(A, 'W8fill', { n: JOIN - before, batch: 1000, prefix: 'd' })
+    await call(B, 'W8waitFor', { id: fill.lastId })
+    for (const c of contexts.splice(0)) {
+      await c.context.close()
+      rmSync(c.profile, { recursive: true, force: true })
+    }
+    const C = await open()
+    const originC = await C.evaluate(() => performance.timeOrigin)
+    const join = await call(C, 'W8join', { storeId, n: JOIN, lastId: fill.lastId })
+    const tr = await C.evaluate(() => window.__traces)
+    const rel = (abs) => abs - originC - join.t0
+    console.log(`\njoin: a fresh client C, ${JOIN} events on the server: createStore resolved at ${join.joinReadyMs.toFixed(1)} ms, all rows at ${join.joinAllRowsMs.toFixed(1)} ms`)
+    console.log('  page (last id)  leader got it  committed  session got it  applied   (ms after createStore was called)')
+    const pages = {}
+    for (const [hop, id, abs] of tr) if (id && hop.startsWith('B.')) (pages[id] ??= {})[hop] ??= rel(abs)
+    for (const [id, h] of Object.entries(pages)) {
+      const g = (k) => (h[k] === undefined ? '-' : h[k].toFixed(1)).padStart(9)
+      console.log(`  ${id.padEnd(14)} ${g('B.W.recv')}      ${g('B.W.received')}  ${g('B.S.recv')}       ${g('B.S.applied')}`)
     }
   }
 } finally {

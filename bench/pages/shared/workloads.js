@@ -490,7 +490,7 @@ export function makeWorkloads(lib) {
     check(countRows(store) === n, `W8 join: ${n} rows`)
     if (lastId) check(store.query(todos.where({ id: lastId })).length === 1, `W8 join: the last todo (${lastId}) is there`)
     sync.store = store
-    return { joinReadyMs: t1 - t0, joinAllRowsMs: t2 - t0 }
+    return { joinReadyMs: t1 - t0, joinAllRowsMs: t2 - t0, t0 }
   }
 
   /**
