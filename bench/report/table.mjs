@@ -1,5 +1,7 @@
 // Summaries (median, min, max per metric and variant; ratio LiveStore / livestore-rs
 // within each pair of the same kind of storage) and the text table that bench/run.mjs prints.
+// A metric with `higherIsBetter` (events/s) has the ratio livestore-rs / LiveStore,
+// so that > 1 always means livestore-rs does better.
 
 /**
  * The pairs compared: each LiveStore variant against the livestore-rs variant
@@ -8,8 +10,9 @@
 export const PAIRS = [
   { other: 'livestore-memory', base: 'livestore-rs', label: 'in-memory' },
   { other: 'livestore-opfs', base: 'livestore-rs-opfs', label: 'OPFS' },
+  { other: 'livestore-sync', base: 'livestore-rs-sync', label: 'synced' },
 ]
-const IN_MEMORY = new Set(PAIRS.map((p) => p.base).filter((v) => !v.endsWith('-opfs')).concat(['livestore-memory']))
+const IN_MEMORY = new Set(['livestore-rs', 'livestore-memory'])
 /** The pairs of which both variants are in `variants`. */
 export const pairsIn = (variants) => PAIRS.filter((p) => variants.includes(p.other) && variants.includes(p.base))
 
@@ -57,10 +60,13 @@ export function summarize({ raw, bundles, variants, metrics, workloads = [] }) {
       for (const { other, base } of pairsIn(variants)) {
         const b = byVariant[base]?.median
         const x = byVariant[other]?.median
-        if (typeof b === 'number' && b > 0 && typeof x === 'number') ratios[other] = x / b
+        if (typeof b !== 'number' || typeof x !== 'number') continue
+        if (m.higherIsBetter) {
+          if (x > 0) ratios[other] = b / x
+        } else if (b > 0) ratios[other] = x / b
       }
     }
-    if (Object.keys(byVariant).length) out[`${m.w}.${m.key}`] = { w: m.w, key: m.key, label: m.label, unit: m.unit, byVariant, ratios }
+    if (Object.keys(byVariant).length) out[`${m.w}.${m.key}`] = { w: m.w, key: m.key, label: m.label, unit: m.unit, higherIsBetter: m.higherIsBetter, byVariant, ratios }
   }
   return out
 }
@@ -88,27 +94,49 @@ function cell(s, unit) {
 
 export const fmtRatio = (r) => (r === undefined ? '' : `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`)
 
+/**
+ * The table: one section per `metric.section` (W1–W7, then W8 with the synced
+ * variants), each with the columns of the variants that have a value in it.
+ */
 export function formatTable({ summary, metrics, variants, labels, meta }) {
-  const pairs = pairsIn(variants)
-  const head = ['', 'metric', 'unit', ...variants.map((v) => labels[v] ?? v), ...pairs.map((p) => `${p.label}: LiveStore / rs`)]
-  const rows = []
-  let lastW
+  const sections = []
   for (const m of metrics) {
-    const s = summary[`${m.w}.${m.key}`]
-    if (!s) continue
-    const row = [m.w === lastW ? '' : m.w, m.label, UNIT_LABEL[m.unit] ?? m.unit, ...variants.map((v) => cell(s.byVariant[v], m.unit))]
-    row.push(...pairs.map((p) => fmtRatio(s.ratios[p.other])))
-    rows.push(row)
-    lastW = m.w
+    const name = m.section ?? 'main'
+    let sec = sections.find((x) => x.name === name)
+    if (!sec) sections.push((sec = { name, metrics: [] }))
+    sec.metrics.push(m)
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
-  const sep = widths.map((w) => '-'.repeat(w)).join('  ')
+  const blocks = []
+  const shown = new Set()
+  for (const sec of sections) {
+    const cols = variants.filter((v) => sec.metrics.some((m) => summary[`${m.w}.${m.key}`]?.byVariant[v]))
+    if (cols.length === 0) continue
+    for (const v of cols) shown.add(v)
+    const pairs = pairsIn(cols)
+    const head = ['', 'metric', 'unit', ...cols.map((v) => labels[v] ?? v), ...pairs.map((p) => `${p.label}: LiveStore / rs`)]
+    const rows = []
+    let lastW
+    for (const m of sec.metrics) {
+      const s = summary[`${m.w}.${m.key}`]
+      if (!s) continue
+      const row = [m.w === lastW ? '' : m.w, m.label, UNIT_LABEL[m.unit] ?? m.unit, ...cols.map((v) => cell(s.byVariant[v], m.unit))]
+      row.push(...pairs.map((p) => fmtRatio(s.ratios[p.other])))
+      rows.push(row)
+      lastW = m.w
+    }
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+    const line = (r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
+    const sep = widths.map((w) => '-'.repeat(w)).join('  ')
+    blocks.push([line(head), sep, ...rows.map(line)].join('\n'))
+  }
+  const pairs = pairsIn(variants.filter((v) => shown.has(v)))
   const title =
     `median (min–max) of ${meta.runs} run(s), each in a fresh browser context; ${meta.chromium}; ` +
     `LiveStore ${meta.versions['@livestore/livestore']}; ratio = LiveStore / livestore-rs with the same storage ` +
-    `(${pairs.map((p) => `${labels[p.other] ?? p.other} / ${labels[p.base] ?? p.base}`).join('; ') || 'no pair selected'}; > 1: livestore-rs lower)`
+    `(${pairs.map((p) => `${labels[p.other] ?? p.other} / ${labels[p.base] ?? p.base}`).join('; ') || 'no pair selected'}; > 1: livestore-rs lower; ` +
+    `events/s: livestore-rs / LiveStore, > 1: livestore-rs higher)`
+  const merged = meta.merged ? [`${meta.merged.workloads.join(', ')}: from the run of ${meta.merged.date} (${meta.merged.runs} run(s); ${meta.merged.from})`] : []
   const fewer = (meta.fewerRuns ?? []).map((x) => `${x.w} ${labels[x.variant] ?? x.variant}: ${x.runs}`)
-  const foot = fewer.length ? ['', `fewer runs: ${fewer.join('; ')}`] : []
-  return [title, '', line(head), sep, ...rows.map(line), ...foot].join('\n')
+  const foot = [...merged, ...(fewer.length ? [`fewer runs: ${fewer.join('; ')}`] : [])]
+  return [title, '', blocks.join('\n\n'), ...(foot.length ? ['', ...foot] : [])].join('\n')
 }

@@ -34,6 +34,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use hub::Hub;
 use std::future::Future;
@@ -133,6 +134,15 @@ impl Server {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, backend_id = %shared.backend_id, "listening on {addr}");
         let signal_shared = shared.clone();
+        // TCP_NODELAY: a connection's replies are small messages written one
+        // after the other (live `events`, then `pushAck`); with Nagle's
+        // algorithm the second waits for the client's delayed ACK (~40 ms on
+        // Linux), which held every push's acknowledgment back by that much.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;

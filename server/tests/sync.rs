@@ -259,3 +259,26 @@ async fn shutdown_finishes_the_push_in_flight_then_closes_with_going_away() {
     stopping.await.unwrap().unwrap();
     assert_eq!(storage.read("s", 0, 10).unwrap(), slow);
 }
+
+#[tokio::test]
+async fn a_live_clients_pushes_are_acknowledged_without_waiting_for_a_delayed_ack() {
+    // On a live connection each push is answered with two small writes (the
+    // `events` echo, then `pushAck`). With Nagle's algorithm on the server's
+    // socket the second one waits for the client's delayed ACK (~40 ms on
+    // Linux): one push per 40 ms at best for a client with one push in flight.
+    let server = start_memory().await;
+    let (mut a, _) = Client::hello(&server.url(), "s", "a", None).await;
+    a.send(&ClientMessage::Pull { after: 0, limit: None, live: true }).await;
+    assert_eq!(a.events().await, (vec![], 0, false));
+    let n = 20u64;
+    let started = std::time::Instant::now();
+    for g in 1..=n {
+        assert_eq!(a.push_answer(batch(g, 1, "a")).await, ServerMessage::PushAck { head: g });
+    }
+    let per_push = started.elapsed() / n as u32;
+    assert!(
+        per_push < Duration::from_millis(20),
+        "{per_push:?} per push: acknowledgments are held back (TCP_NODELAY?)"
+    );
+    server.shutdown().await.unwrap();
+}

@@ -65,8 +65,28 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]
 }
 
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
+
+/** A WebSocket to `url`, open. */
+function openSocket(url) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    ws.onopen = () => resolve(ws)
+    ws.onerror = () => reject(new Error(`cannot open a WebSocket to ${url}`))
+  })
+}
+
+/** Sends `text` and resolves with the next message. */
+function roundTrip(ws, text) {
+  return new Promise((resolve) => {
+    ws.onmessage = (e) => resolve(e.data)
+    ws.send(text)
+  })
+}
+
 export function makeWorkloads(lib) {
   const { events, todos, queryDb } = lib
+  const sync = {} // W8: this page's synced store and what its subscription saw
 
   async function settle(store) {
     if (lib.durable) await lib.durable(store, { timeoutMs: 120_000 })
@@ -311,6 +331,166 @@ export function makeWorkloads(lib) {
       await lib.shutdown(store)
       return { prepareMs: t1 - t0, shutdownMs: now() - t1 }
     },
+  }
+
+  // ---------------------------------------------------------------------------
+  // W8 (sync): steps that bench/run.mjs calls in two (then three) pages, each
+  // in its own browser profile: clients A and B of one store through a sync
+  // server, then a fresh client C. Times are this page's performance.now();
+  // the runner puts the pages on one clock with W8clock (offset to the echo
+  // server's clock).
+
+  // W8clock: `samples` round trips of `clock` to the echo server; the offset
+  // of the echo server's clock from this page's (serverTime ≈ pageTime +
+  // offsetMs), from the sample with the least round trip (error ≤ rttMs / 2).
+  workloads.W8clock = async ({ url, samples = 40 } = {}) => {
+    const ws = await openSocket(url)
+    let best
+    try {
+      for (let i = 0; i < samples; i++) {
+        const t0 = now()
+        const reply = await roundTrip(ws, 'clock')
+        const t1 = now()
+        const rtt = t1 - t0
+        if (!best || rtt < best.rttMs) best = { rttMs: rtt, offsetMs: Number(reply) - (t0 + t1) / 2 }
+      }
+    } finally {
+      ws.close()
+    }
+    return best
+  }
+
+  // W8echo: the floor: `n` round trips of a `bytes`-long text message to the
+  // echo server on 127.0.0.1 (after `warmup` untimed ones), from this page.
+  workloads.W8echo = async ({ url, n = 200, warmup = 20, bytes = 200 } = {}) => {
+    const ws = await openSocket(url)
+    const msg = 'x'.repeat(bytes)
+    const rtts = []
+    try {
+      for (let i = 0; i < warmup + n; i++) {
+        const t0 = now()
+        const reply = await roundTrip(ws, msg)
+        const t1 = now()
+        check(reply === msg, 'W8 echo: the message came back')
+        if (i >= warmup) rtts.push((t1 - t0) * 1000)
+      }
+    } finally {
+      ws.close()
+    }
+    const sorted = rtts.sort((a, b) => a - b)
+    return { echoRttMeanUs: mean(sorted), echoRttP50Us: percentile(sorted, 50), echoRttP99Us: percentile(sorted, 99) }
+  }
+
+  // W8open: this page's client of store `storeId` (persisted, synced). With
+  // `watch`, a subscription to the newest todo by id records when each id is
+  // first seen: A's ids grow (prefix per phase, then a counter), A is the only
+  // writer and events arrive in order, so seeing id x means every id ≤ x is there.
+  workloads.W8open = async ({ storeId, watch = false } = {}) => {
+    const t0 = now()
+    const store = await lib.createStore({ storeId })
+    const openMs = now() - t0
+    sync.store = store
+    if (watch) {
+      sync.seenAt = []
+      sync.seenId = []
+      sync.waiters = []
+      sync.unsubscribe = store.subscribe(queryDb(todos.orderBy('id', 'desc').limit(1)), (rows) => {
+        const t = now()
+        const id = rows[0]?.id
+        if (id === undefined) return
+        const last = sync.seenId[sync.seenId.length - 1]
+        if (last !== undefined && id <= last) return
+        sync.seenAt.push(t)
+        sync.seenId.push(id)
+        sync.waiters = sync.waiters.filter((w) => (id >= w.id ? (w.resolve(t), false) : true))
+      })
+    }
+    return { openMs }
+  }
+
+  // W8paced (A): `n` TodoCreated commits, one every `intervalMs` (on a fixed
+  // schedule); the time just before each commit.
+  workloads.W8paced = async ({ n, intervalMs = 20, prefix, seed = 8 } = {}) => {
+    const store = sync.store
+    const texts = makeTexts(n, seed)
+    const times = new Array(n)
+    const start = now() + intervalMs
+    for (let i = 0; i < n; i++) {
+      const wait = start + i * intervalMs - now()
+      if (wait > 0) await sleep(wait)
+      times[i] = now()
+      store.commit(events.todoCreated({ id: idOf(prefix, i), text: texts[i] }))
+    }
+    return { times, ids: Array.from({ length: n }, (_, i) => idOf(prefix, i)) }
+  }
+
+  // W8burst (A): `n` separate TodoCreated commits in a tight loop.
+  workloads.W8burst = async ({ n, prefix, seed = 9 } = {}) => {
+    const store = sync.store
+    const texts = makeTexts(n, seed)
+    const t0 = now()
+    for (let i = 0; i < n; i++) store.commit(events.todoCreated({ id: idOf(prefix, i), text: texts[i] }))
+    const t1 = now()
+    return { t0, t1, lastId: idOf(prefix, n - 1) }
+  }
+
+  // W8fill (A): `n` more TodoCreated events, `batch` per commit call.
+  workloads.W8fill = async ({ n, batch = 1000, prefix, seed = 10 } = {}) => {
+    const store = sync.store
+    const texts = makeTexts(n, seed)
+    for (let i = 0; i < n; i += batch) {
+      const evs = []
+      for (let j = i; j < Math.min(n, i + batch); j++) evs.push(events.todoCreated({ id: idOf(prefix, j), text: texts[j] }))
+      store.commit(...evs)
+      await sleep(0)
+    }
+    return { lastId: idOf(prefix, n - 1) }
+  }
+
+  // W8waitFor (B): resolves with the time id `id` (or a later one) was first seen.
+  workloads.W8waitFor = ({ id, timeoutMs = 600_000 } = {}) => {
+    const i = sync.seenId.findIndex((x) => x >= id)
+    if (i >= 0) return sync.seenAt[i]
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`W8: id ${id} not seen within ${timeoutMs} ms (last seen: ${sync.seenId[sync.seenId.length - 1]})`)), timeoutMs)
+      sync.waiters.push({ id, resolve: (t) => (clearTimeout(timer), resolve(t)) })
+    })
+  }
+
+  // W8arrivals (B): for each id, the time it (or a later id) was first seen.
+  workloads.W8arrivals = ({ ids } = {}) => {
+    let k = 0
+    return ids.map((id) => {
+      while (k < sync.seenId.length && sync.seenId[k] < id) k++
+      check(k < sync.seenId.length, `W8: ${id} was seen`)
+      return sync.seenAt[k]
+    })
+  }
+
+  // W8rows: this client's row count.
+  workloads.W8rows = () => countRows(sync.store)
+
+  // W8join (C, a fresh profile): opens the store `storeId`, which has `n`
+  // events on the server; times from the createStore call until it resolved
+  // and until a subscription to todos.count() sees all `n` rows (then checks
+  // that `lastId`, A's last todo, is there).
+  workloads.W8join = async ({ storeId, n, lastId } = {}) => {
+    const t0 = now()
+    const store = await lib.createStore({ storeId })
+    const t1 = now()
+    const t2 = await new Promise((resolve) => {
+      let done = false
+      const unsubscribe = store.subscribe(queryDb(todos.count()), (c) => {
+        if (done || Number(c) < n) return
+        done = true
+        resolve(now())
+        queueMicrotask(() => unsubscribe?.())
+      })
+    })
+    check(countRows(store) === n, `W8 join: ${n} rows`)
+    if (lastId) check(store.query(todos.where({ id: lastId })).length === 1, `W8 join: the last todo (${lastId}) is there`)
+    sync.store = store
+    return { joinReadyMs: t1 - t0, joinAllRowsMs: t2 - t0, t0 }
   }
 
   /**
