@@ -32,7 +32,7 @@ export const loadgenBinary = () => join(targetDir(), 'server', 'examples', 'load
 /** Builds the sync server and the load generator (cargo: a no-op when they are up to date). */
 export function buildServer() {
   const t = Date.now()
-  execFileSync('cargo', ['build', '--profile', 'server', '-p', 'livestore-rs-server', '--bin', 'livestore-rs-server', '--example', 'loadgen'], {
+  execFileSync('cargo', ['build', '--profile', 'server', '-p', 'livestore-rs-server', '--bin', 'livestore-rs-server', '--example', 'loadgen', '--features', 'loadgen'], {
     cwd: repo,
     stdio: ['ignore', 'ignore', 'inherit'],
   })
