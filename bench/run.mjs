@@ -30,7 +30,7 @@ import { serve } from './serve.mjs'
 import { renderSvg } from './report/svg.mjs'
 import { formatTable, summarize } from './report/table.mjs'
 import { SYNCED, VARIANTS, pageConfig, pkgDir } from './vite.config.mjs'
-import { buildServer, freePort, loadgenBinary, makeTempDir, offlineReport, removeDir, startEcho, startRsServer, startSyncCf } from './sync/servers.mjs'
+import { buildServer, freePort, keepDir, loadgenBinary, makeTempDir, offlineReport, removeDir, startEcho, startRsServer, startSyncCf } from './sync/servers.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
@@ -636,8 +636,10 @@ async function stopServers(servers, opts, { keep = false } = {}) {
     await s.stop()
     if (opts.checkOffline && s.straceFile) servers.straced.push({ name: s.name, report: offlineReport(s.straceFile) })
   }
-  if (keep) log(`server logs kept in ${servers.dir}`)
-  else removeDir(servers.dir)
+  if (keep) {
+    keepDir(servers.dir)
+    log(`server logs kept in ${servers.dir}`)
+  } else removeDir(servers.dir)
 }
 
 /** Prints what the traced servers connected to; false when one went beyond the loopback. */

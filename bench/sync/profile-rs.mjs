@@ -88,14 +88,16 @@ patch(join(pkg, 'worker.js'), [
   ["        case 'push': {\n          let result", "        case 'push': {\n          const __id = m.batch[m.batch.length - 1]?.args?.id\n          __trace('A.L.recv', __id)\n          let result"],
   ['          if (result.accepted) {', "          __trace('A.L.appended', __id)\n          if (result.accepted) {"],
 ])
+// The id of the last todo in a frame (events and push frames list events oldest first).
+const LAST_ID = 'const lastId = (text) => { let id; for (const m of text.matchAll(/"args":\\{"id":"([^"]*)"/g)) id = m[1]; return id };\n'
 patch(join(pkg, 'sync-socket.js'), [
-  ['', TRACE],
+  ['', TRACE + LAST_ID],
   [
     '        outcome = this.#leader.syncReceive(e.data)',
-    "        var __id = /\"id\":\"([^\"]*)\"[^\\]]*\\][^\\]]*$/.exec(e.data)?.[1]\n        __trace('B.W.recv', __id)\n        outcome = this.#leader.syncReceive(e.data)\n        __trace('B.W.received', __id)",
+    "        var __id = lastId(e.data)\n        __trace('B.W.recv', __id)\n        outcome = this.#leader.syncReceive(e.data)\n        __trace('B.W.received', __id)",
   ],
   ['      this.#apply(outcome)\n      this.#on.status()', "      this.#apply(outcome)\n      __trace('B.W.applied', __id)\n      this.#on.status()"],
-  ['    for (const text of outcome.send) this.#ws?.send(text)', "    for (const text of outcome.send) {\n      this.#ws?.send(text)\n      __trace('A.W.send', /\"id\":\"([^\"]*)\"[^\\]]*\\][^\\]]*$/.exec(text)?.[1])\n    }"],
+  ['    for (const text of outcome.send) this.#ws?.send(text)', "    for (const text of outcome.send) {\n      this.#ws?.send(text)\n      __trace('A.W.send', lastId(text))\n    }"],
 ])
 
 // ---- servers, page, two clients ----------------------------------------------

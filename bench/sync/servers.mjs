@@ -32,7 +32,7 @@ export const loadgenBinary = () => join(targetDir(), 'server', 'examples', 'load
 /** Builds the sync server and the load generator (cargo: a no-op when they are up to date). */
 export function buildServer() {
   const t = Date.now()
-  execFileSync('cargo', ['build', '--profile', 'server', '-p', 'livestore-rs-server', '--bin', 'livestore-rs-server', '--example', 'loadgen'], {
+  execFileSync('cargo', ['build', '--profile', 'server', '-p', 'livestore-rs-server', '--bin', 'livestore-rs-server', '--example', 'loadgen', '--features', 'loadgen'], {
     cwd: repo,
     stdio: ['ignore', 'ignore', 'inherit'],
   })
@@ -62,6 +62,26 @@ function portOpen(port) {
   })
 }
 
+// The process groups started here, ended when this process exits (also on
+// Ctrl-C: they are in groups of their own, so the terminal's SIGINT misses them).
+const running = new Set()
+const tempDirs = new Set() // removed on exit unless removed or kept before
+let exitHooked = false
+function endOnExit(pid) {
+  running.add(pid)
+  if (exitHooked) return
+  exitHooked = true
+  process.on('exit', () => {
+    for (const p of running) {
+      try {
+        process.kill(-p, 'SIGTERM')
+      } catch {}
+    }
+    for (const d of tempDirs) rmSync(d, { recursive: true, force: true })
+  })
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130))
+}
+
 /**
  * Starts a process in its own process group (so that stopping it reaches
  * its children: wrangler runs workerd and esbuild), optionally under strace.
@@ -85,7 +105,13 @@ function startProcess(name, cmd, args, { cwd, env, logFile, strace }) {
   proc.stdout.on('data', write)
   proc.stderr.on('data', write)
   let exited = null
-  const exit = new Promise((r) => proc.once('exit', (code, signal) => r((exited = { code, signal }))))
+  endOnExit(proc.pid)
+  const exit = new Promise((r) =>
+    proc.once('exit', (code, signal) => {
+      running.delete(proc.pid)
+      r((exited = { code, signal }))
+    }),
+  )
   return {
     name,
     proc,
@@ -209,9 +235,18 @@ export async function startEcho({ dir }) {
   return { ...p, url: `ws://127.0.0.1:${port}`, port: Number(port) }
 }
 
-/** A fresh temp directory for the servers of this run of the bench. */
-export const makeTempDir = () => mkdtempSync(join(tmpdir(), 'livestore-bench-sync-'))
-export const removeDir = (dir) => rmSync(dir, { recursive: true, force: true })
+/** A fresh temp directory for the servers of this run of the bench (removed on exit unless kept). */
+export function makeTempDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'livestore-bench-sync-'))
+  tempDirs.add(dir)
+  return dir
+}
+export function removeDir(dir) {
+  tempDirs.delete(dir)
+  rmSync(dir, { recursive: true, force: true })
+}
+/** Keeps a temp directory from makeTempDir (e.g. the logs of a failed run). */
+export const keepDir = (dir) => tempDirs.delete(dir)
 
 /**
  * What the processes traced with strace connected to: AF_INET/AF_INET6

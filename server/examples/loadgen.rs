@@ -4,7 +4,7 @@
 //! live pull, then pushes on top of the head it knows), for `seconds`.
 //!
 //! ```text
-//! cargo run --profile server -p livestore-rs-server --example loadgen -- \
+//! cargo run --profile server -p livestore-rs-server --features loadgen --example loadgen -- \
 //!     --url ws://127.0.0.1:8787 [--clients 100] [--stores 10] [--batch 1] [--seconds 5] [--warmup 1]
 //! ```
 //!
