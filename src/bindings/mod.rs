@@ -212,7 +212,10 @@ impl WasmSession {
         let compiled = db.compile(&desc).js()?;
         // The same SQL can be read as rows or as its first row (raw SQL with
         // `result: 'first'`), with or without the columns' types: all are in the key.
-        let key = format!("{:?}\0{:?}\0{}\0{:?}", compiled.shape, compiled.column_types, compiled.sql.text, compiled.sql.params);
+        let key = format!(
+            "{:?}\0{:?}\0{}\0{:?}",
+            compiled.shape, compiled.column_types, compiled.sql.text, compiled.sql.params
+        );
         let mut cache = self.results.borrow_mut();
         if cache.version != self.session.version() || cache.entries.len() >= RESULT_CACHE_ENTRIES {
             cache.version = self.session.version();
