@@ -87,10 +87,14 @@ export function useStore() {
 
 // Queries built inline in a component are new objects on every render; the
 // same query (same SQL and values) keeps its subscription.
+// Definitions are frozen, so a key is computed once per definition.
+const keys = new WeakMap()
 function keyOf(def) {
   if (def.implicitKey !== undefined) return def.implicitKey
-  if (def.kind === 'queryDb' && !def.fn && !def.map) return `${def.label}\u0000${JSON.stringify(toQuery(def.query).desc)}`
-  return def
+  if (def.kind !== 'queryDb' || def.fn || def.map) return def
+  let key = keys.get(def)
+  if (key === undefined) keys.set(def, (key = `${def.label}\u0000${JSON.stringify(toQuery(def.query).desc)}`))
+  return key
 }
 
 function querySource(store, def) {
