@@ -16,6 +16,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const encodeArgs = (v) =>
   v instanceof Date ? v.getTime() : Array.isArray(v) ? v.map(encodeArgs) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encodeArgs(x)])) : v
 
+// What a wrapped materializer returned: JSON text of descriptors (SQL as { kind: 'sql' }), or descriptors.
+const writesOf = (r) => (typeof r === 'string' ? JSON.parse(r).map((w) => (w.kind === 'sql' ? w.sql : w)) : r)
+
 const closedError = () => Object.assign(new Error('store is closed'), { name: 'LiveStoreError', code: 'STORE_CLOSED' })
 
 class MockSession {
@@ -142,7 +145,7 @@ class MockSession {
         } else {
           const m = this.schemaDesc.materializers[e.name]
           const ctx = { event: { name: e.name, seqNum: this.log.length + 1 }, query: (q) => this.#run(q) }
-          const out = m.sql ? [m.sql] : this.fns[e.name](structuredClone(args), ctx)
+          const out = m.sql ? [m.sql] : writesOf(this.fns[e.name](structuredClone(args), ctx))
           for (const w of out) this.#write(w, args)
         }
         this.log.push({ name: e.name, args, seqNum: { global: this.log.length + 1, client: 0, rebaseGeneration: 0 } })
@@ -161,6 +164,11 @@ class MockSession {
       }
     }
     return new Uint32Array(changed)
+  }
+  // The JSON form of the events (as the core parses it): args already encoded.
+  commitJson(text, args) {
+    assert.equal(args.length, JSON.parse(text).length)
+    return this.commit(JSON.parse(text))
   }
   query(q) {
     this.#open()

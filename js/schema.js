@@ -5,6 +5,7 @@
 
 import { BRAND, LiveStoreError, isPlainObject, encodeValue, freezeDeep, describe, schemaHasDate, decodeBySchema } from './util.js'
 import { QueryBuilder, documentFinish, normalizeWrites, toQuery } from './query-builder.js'
+import { writesJson } from './wire.js'
 
 const schemaError = (message, extra) => new LiveStoreError('INVALID_SCHEMA', message, extra)
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -370,13 +371,22 @@ export const State = Object.freeze({
 // ---------------------------------------------------------------------------
 // makeSchema
 
+const seqText = (global, client, generation) => `e${global}${client ? `.${client}` : ''}${generation ? `r${generation}` : ''}`
+
+// The wrapped function speaks JSON with the core (`encodesWrites`; see
+// src/bindings/materialize.rs): it gets the app's args object, or else the
+// eventlog's args as JSON text, and the parts of ctx.event; it returns its
+// writes as JSON text (or as descriptors when a value has no exact JSON form,
+// such as bytes).
 function wrapMaterializer(fn, def, tables) {
   const needsDecode = schemaHasDate(def.schema)
   const name = def.name
-  const wrapped = function materialize(args, ctx) {
-    const a = needsDecode ? decodeBySchema(def.schema, args) : args
+  const wrapped = function materialize(args, ctx, argsJson, seqGlobal, seqClient, seqGeneration, clientId, sessionId) {
+    const given = argsJson === undefined ? args : JSON.parse(argsJson)
+    const a = needsDecode ? decodeBySchema(def.schema, given) : given
+    const event = seqGlobal === undefined ? ctx?.event : { name, seqNum: seqText(seqGlobal, seqClient, seqGeneration), clientId, sessionId }
     const c = {
-      event: ctx?.event,
+      event,
       query(q) {
         if (!ctx || typeof ctx.query !== 'function') {
           throw new LiveStoreError('UNSUPPORTED', `ctx.query is not available in the materializer of '${name}'`, { event: name })
@@ -385,9 +395,11 @@ function wrapMaterializer(fn, def, tables) {
         return finish(ctx.query(desc))
       },
     }
-    return normalizeWrites(fn(a, c), name)
+    const writes = normalizeWrites(fn(a, c), name)
+    return writesJson(writes) ?? writes
   }
   Object.defineProperty(wrapped, 'name', { value: `materialize ${name}` })
+  wrapped.encodesWrites = true
   return wrapped
 }
 

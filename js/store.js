@@ -9,6 +9,7 @@ import { bootPersisted, isPersistedAdapter } from './persist.js'
 import { recoverUnflushed } from './unflushed.js'
 import { ReactiveGraph, isLiveDef } from './reactive.js'
 import { isSchema } from './schema.js'
+import { eventsJson } from './wire.js'
 
 const optionError = (message) => new LiveStoreError('INVALID_OPTIONS', message)
 
@@ -88,8 +89,10 @@ function toWireEvent(e, i) {
   if (e === null || typeof e !== 'object' || typeof e.name !== 'string') {
     throw new LiveStoreError('INVALID_ARGUMENT', `commit: argument #${i + 1} is not an event ({ name, args }), got ${describe(e)}`)
   }
-  return e // args cross as they are: the core encodes Dates and validates
+  return e // the core encodes Dates and validates
 }
+
+const argsOf = (e) => e.args
 
 const defaultReport = (error, context) => {
   console.error(`[livestore-rs] error in ${context?.phase ?? 'query'}${context?.label ? ` of '${context.label}'` : ''}:`, error)
@@ -232,7 +235,10 @@ export class Store {
       throw new LiveStoreError('COMMIT_IN_MATERIALIZER', 'commit() cannot be called from a materializer; return writes instead')
     }
     const wire = events.map(toWireEvent)
-    const changed = this.#whileMaterializing(() => this.#session.commit(wire))
+    const json = eventsJson(wire)
+    const changed = this.#whileMaterializing(() =>
+      json === undefined ? this.#session.commit(wire) : this.#session.commitJson(json, wire.map(argsOf)),
+    )
     this.#link?.onCommit()
     this.#graph.onCommit(changed)
     this.#devtools?.changed()

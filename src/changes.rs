@@ -142,7 +142,10 @@ impl Touched {
     pub fn changes(&mut self, schema: &Schema, changes: &[RowChange]) {
         for c in changes {
             let pk = schema.table(&c.table).ok().and_then(|t| t.single_pk);
-            let slot = self.tables.entry(c.table.to_string()).or_insert_with(|| Some(HashSet::new()));
+            if !self.tables.contains_key(&*c.table) {
+                self.tables.insert(c.table.to_string(), Some(HashSet::new()));
+            }
+            let Some(slot) = self.tables.get_mut(&*c.table) else { continue };
             match (slot, pk) {
                 (Some(keys), Some(i)) => {
                     for row in [&c.old, &c.new] {

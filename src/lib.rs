@@ -16,6 +16,7 @@ pub mod schema;
 pub mod session;
 pub mod sync;
 pub mod value;
+pub mod write;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;

@@ -276,80 +276,8 @@ pub fn resolve_session<'a>(id: &'a str, session_id: &'a str) -> &'a str {
     }
 }
 
-pub fn compile_write(schema: &Schema, w: &WriteDesc) -> Result<Sql> {
-    let mut params = Vec::new();
-    let text = match w {
-        WriteDesc::Insert { table, values, on_conflict } => {
-            let t = schema.table(table)?;
-            let mut cols = Vec::new();
-            for (c, v) in values {
-                params.push(Val::from_sql(encode(table, t.column(c)?, v)?));
-                cols.push(quote(c));
-            }
-            let verb = match on_conflict {
-                Some((_, ConflictAction::Replace)) => "INSERT OR REPLACE",
-                _ => "INSERT",
-            };
-            let mut text = if cols.is_empty() {
-                format!("{verb} INTO {} DEFAULT VALUES", quote(table))
-            } else {
-                let marks = vec!["?"; cols.len()].join(", ");
-                format!("{verb} INTO {} ({}) VALUES ({marks})", quote(table), cols.join(", "))
-            };
-            match on_conflict {
-                Some((target, action @ (ConflictAction::Ignore | ConflictAction::Update(_)))) => {
-                    let target = target.iter().map(|c| t.column(c).map(|_| quote(c))).collect::<Result<Vec<_>>>()?;
-                    text.push_str(&format!(" ON CONFLICT ({}) DO ", target.join(", ")));
-                    match action {
-                        ConflictAction::Update(set) if !set.is_empty() => {
-                            text.push_str("UPDATE SET ");
-                            text.push_str(&set_sql(t, set, &mut params)?);
-                        }
-                        _ => text.push_str("NOTHING"),
-                    }
-                }
-                _ => {}
-            }
-            text
-        }
-        WriteDesc::Update { table, set, filter } => {
-            let t = schema.table(table)?;
-            if set.is_empty() {
-                return Err(Error::InvalidQuery(format!("update of '{table}' sets no column")));
-            }
-            let mut text = format!("UPDATE {} SET {}", quote(table), set_sql(t, set, &mut params)?);
-            if let Some(w) = filter {
-                text.push_str(" WHERE ");
-                where_sql(t, w, &mut text, &mut params)?;
-            }
-            text
-        }
-        WriteDesc::Delete { table, filter } => {
-            let t = schema.table(table)?;
-            let mut text = format!("DELETE FROM {}", quote(table));
-            if let Some(w) = filter {
-                text.push_str(" WHERE ");
-                where_sql(t, w, &mut text, &mut params)?;
-            }
-            text
-        }
-        WriteDesc::Sql { sql, bind } => {
-            return Ok(Sql { text: sql.clone(), params: bind.clone() });
-        }
-    };
-    Ok(Sql { text, params: Bind::Positional(params) })
-}
-
-fn set_sql(t: &Table, set: &[(String, Val)], params: &mut Vec<Val>) -> Result<String> {
-    let mut parts = Vec::new();
-    for (c, v) in set {
-        params.push(Val::from_sql(encode(t.name(), t.column(c)?, v)?));
-        parts.push(format!("{} = ?", quote(c)));
-    }
-    Ok(parts.join(", "))
-}
-
-fn where_sql(t: &Table, w: &Where, out: &mut String, params: &mut Vec<Val>) -> Result<()> {
+/// Appends the SQL of `w` to `out`, its values to `params`.
+pub(crate) fn where_sql(t: &Table, w: &Where, out: &mut String, params: &mut Vec<Val>) -> Result<()> {
     match w {
         Where::And(parts) | Where::Or(parts) if parts.is_empty() => {
             out.push_str(if matches!(w, Where::And(_)) { "1" } else { "0" });

@@ -198,6 +198,13 @@ impl Session {
     /// Validates, numbers, materializes and appends `events`, all or none:
     /// on any error the state and the eventlog are as before.
     pub fn commit(&mut self, events: &[EventInput], m: &dyn Materialize) -> Result<Vec<EventRecord>> {
+        let n = self.commit_owned(events.to_vec(), m)?;
+        Ok(self.eventlog[self.eventlog.len() - n..].iter().map(|l| l.record.clone()).collect())
+    }
+
+    /// As `commit`, taking the events (their args move into the eventlog,
+    /// uncopied); returns how many were committed.
+    pub fn commit_owned(&mut self, events: Vec<EventInput>, m: &dyn Materialize) -> Result<usize> {
         self.check_open()?;
         let mut head = self.head;
         let mut logged = Vec::with_capacity(events.len());
@@ -205,12 +212,12 @@ impl Session {
         let result = this.in_savepoint(|| {
             for input in events {
                 let def = this.db.schema.event(&input.name)?;
-                let args = this.prepare_args(def, &input.args)?;
+                let args = this.prepare_args(def, input.args)?;
                 let seq_num = head.next(def.client_only, this.rebase_generation);
                 let record = EventRecord {
                     seq_num,
                     parent_seq_num: head,
-                    name: def.name.clone(),
+                    name: input.name,
                     args,
                     client_id: this.options.client_id.clone(),
                     session_id: this.options.session_id.clone(),
@@ -227,15 +234,14 @@ impl Session {
             self.touched.changes(&self.db.schema, &l.changes);
         }
         self.head = head;
-        let records = logged.iter().map(|l| l.record.clone()).collect();
+        let n = logged.len();
         self.eventlog.extend(logged);
-        Ok(records)
+        Ok(n)
     }
 
     /// Checks args against the event's schema; resolves the session
     /// placeholder of client-document ids.
-    fn prepare_args(&self, def: &EventDef, args: &serde_json::Value) -> Result<serde_json::Value> {
-        let mut args = args.clone();
+    fn prepare_args(&self, def: &EventDef, mut args: serde_json::Value) -> Result<serde_json::Value> {
         if let (Materializer::ClientDocumentSet { .. }, Some(id)) = (&def.materializer, args.get_mut("id")) {
             if let Some(s) = id.as_str() {
                 *id = serde_json::Value::String(resolve_session(s, &self.options.session_id).to_string());
@@ -606,9 +612,7 @@ pub fn materialize_event(
                 db.execute(&Sql { text: sql.clone(), params: named_args(&record.args) })?;
             }
             Materializer::External => {
-                for write in m.materialize(def, record, db)? {
-                    db.execute(&crate::query::compile_write(&db.schema, &write)?)?;
-                }
+                crate::write::run_writes(db, m.materialize(def, record, db)?)?;
             }
             Materializer::ClientDocumentSet { table } => {
                 set_client_document(db, table, &record.args)?;

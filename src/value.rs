@@ -49,6 +49,15 @@ impl Val {
         }
     }
 
+    /// As `from_json`, taking the value (its text and structure are moved, not copied).
+    pub fn from_json_owned(v: serde_json::Value) -> Val {
+        match v {
+            serde_json::Value::String(s) => Val::Text(s),
+            v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_)) => Val::Json(v),
+            v => Val::from_json(&v),
+        }
+    }
+
     pub fn from_sql(v: SqlValue) -> Val {
         match v {
             SqlValue::Null => Val::Null,

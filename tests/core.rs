@@ -280,3 +280,53 @@ fn schema_errors_are_clear() {
     d.tables[0].columns[0].primary_key = false;
     assert!(Schema::new(d).unwrap_err().to_string().contains("needs a primary key"));
 }
+
+#[test]
+fn a_batch_of_writes_of_changing_shapes_runs_in_order_and_fails_as_a_whole() {
+    use livestore_rs::write::writes_from_json;
+    // Runs of the same shape share a statement; a change of shape (columns,
+    // conflict clause, kind) in between must not reuse it.
+    let batch = |fail: bool| {
+        move |_: &livestore_rs::schema::EventDef,
+              rec: &livestore_rs::EventRecord,
+              _: &std::rc::Rc<livestore_rs::db::Db>| {
+            let mut text = String::from("[");
+            for i in 0..5 {
+                text += &format!(r#"{{"kind":"insert","table":"todos","values":{{"id":"r{i}","text":"t{i}"}}}},"#);
+            }
+            text += r#"{"kind":"insert","table":"todos","values":{"id":"m","meta":{"tags":["x"]}}},"#;
+            text += r#"{"kind":"insert","table":"todos","values":{"id":"r0","text":"again"},"onConflict":{"target":["id"],"action":"update","update":{"text":"upserted"}}},"#;
+            text += r#"{"kind":"update","table":"todos","set":{"completed":true},"where":{"id":{"op":"IN","value":["r1","r2"]}}},"#;
+            text += r#"{"kind":"delete","table":"todos","where":{"id":"r4"}},"#;
+            text += r#"{"kind":"sql","sql":"UPDATE todos SET text = :text WHERE id = 'r3'"}"#;
+            if fail {
+                text += r#",{"kind":"insert","table":"todos","values":{"id":"r1"}}"#;
+            }
+            text += "]";
+            writes_from_json(&text, &rec.args)
+        }
+    };
+    let mut s = session();
+    let before = s.db().unwrap().dump().unwrap();
+    let e = s.commit(&[created("x", "sql text")], &batch(true)).unwrap_err();
+    assert!(e.to_string().contains("UNIQUE"), "{e}");
+    assert_eq!(s.db().unwrap().dump().unwrap(), before);
+    assert_eq!(s.eventlog().len(), 0);
+
+    s.commit(&[created("x", "sql text")], &batch(false)).unwrap();
+    let rows = s
+        .query(&QueryDesc::Sql {
+            sql: "SELECT id, text, completed, meta FROM todos ORDER BY id".into(),
+            bind: Default::default(),
+            first: false,
+        })
+        .unwrap();
+    let row = |i: usize| (0..4).map(|c| rows.cell(i, c)).collect::<Vec<_>>();
+    let t = |s: &str| Val::Text(s.into());
+    assert_eq!(rows.rows.len(), 5);
+    assert_eq!(row(0), [t("m"), t(""), Val::Bool(false), Val::Json(json!({ "tags": ["x"] }))]);
+    assert_eq!(row(1), [t("r0"), t("upserted"), Val::Bool(false), Val::Null]);
+    assert_eq!(row(2)[2], Val::Bool(true));
+    assert_eq!(row(3)[2], Val::Bool(true));
+    assert_eq!(row(4), [t("r3"), t("sql text"), Val::Bool(false), Val::Null]);
+}

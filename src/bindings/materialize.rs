@@ -3,6 +3,16 @@
 //! `ctx.query` must read the state while the session is mid-commit, so it
 //! does not go through `WasmSession` (borrowed for the commit): the database
 //! being materialized is put in a thread-local slot for the duration of the call.
+//!
+//! The functions `makeSchema` wraps (marked `encodesWrites`) speak JSON across
+//! the boundary, one string each way instead of a call into JS per field:
+//! `f(args, ctx, argsJson, seqGlobal, seqClient, seqGeneration, clientId,
+//! sessionId)` gets the app's own args object, or else `argsJson` (the
+//! eventlog's args as JSON text), and `ctx.event`'s parts (numbers and cached
+//! strings: nothing is made per event on this side); it returns its writes as a
+//! JSON array of write descriptors (or, when a value has no exact JSON form,
+//! such as bytes, the descriptors themselves). Other functions are called
+//! `f(args, ctx)` and may return descriptors, SQL text or arrays of these.
 
 use super::convert::{get, json_to_js, query_desc, result_to_js, to_json, writes_of};
 use super::error::to_js;
@@ -12,6 +22,7 @@ use crate::event::{EventInput, EventRecord};
 use crate::query::WriteDesc;
 use crate::schema::EventDef;
 use crate::session::{Materialize, Rebase};
+use crate::write::writes_from_json;
 use js_sys::{Function, Object, Reflect};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -31,7 +42,7 @@ pub fn take_thrown() -> Option<JsValue> {
 }
 
 pub struct JsMaterializers {
-    functions: HashMap<String, Function>,
+    functions: HashMap<String, Materializer>,
     /// The app's own args objects of the events being committed that have a
     /// function materializer, in order: handed to the functions as they are
     /// instead of being converted back from JSON.
@@ -40,6 +51,17 @@ pub struct JsMaterializers {
     /// The app's conflict rule (`onRebase`), if any.
     rebase: Option<Function>,
     _query: Closure<dyn Fn(JsValue) -> Result<JsValue, JsValue>>,
+    /// The JS strings of the last client and session ids given to `ctx.event`
+    /// (a session's own commits all have the same).
+    ids: RefCell<[Option<(String, JsValue)>; 2]>,
+}
+
+struct Materializer {
+    f: Function,
+    /// Speaks JSON (see the module's doc).
+    json: bool,
+    /// The event's name as a JS string.
+    name: JsValue,
 }
 
 impl JsMaterializers {
@@ -49,7 +71,8 @@ impl JsMaterializers {
             for key in Object::keys(functions.unchecked_ref::<Object>()).iter() {
                 let f = Reflect::get(functions, &key).unwrap_or(JsValue::UNDEFINED);
                 if let (Some(name), Some(f)) = (key.as_string(), f.dyn_ref::<Function>()) {
-                    map.insert(name, f.clone());
+                    let json = get(f, "encodesWrites").is_truthy();
+                    map.insert(name, Materializer { f: f.clone(), json, name: key });
                 }
             }
         }
@@ -65,7 +88,14 @@ impl JsMaterializers {
         });
         let ctx = Object::new();
         let _ = Reflect::set(&ctx, &"query".into(), query.as_ref());
-        Ok(JsMaterializers { functions: map, given_args: RefCell::default(), ctx, rebase: None, _query: query })
+        Ok(JsMaterializers {
+            functions: map,
+            given_args: RefCell::default(),
+            ctx,
+            rebase: None,
+            _query: query,
+            ids: RefCell::default(),
+        })
     }
 }
 
@@ -85,6 +115,33 @@ impl JsMaterializers {
     pub fn clear_given_args(&self) {
         self.given_args.borrow_mut().clear();
     }
+
+    /// `ctx.event` for functions that do not speak JSON (those get its parts as arguments).
+    fn set_event(&self, m: &Materializer, record: &EventRecord) {
+        let set = |on: &JsValue, k: &str, v: &JsValue| {
+            let _ = Reflect::set(on, &wasm_bindgen::intern(k).into(), v);
+        };
+        let event = Object::new();
+        set(&event, "name", &m.name);
+        set(&event, "seqNum", &record.seq_num.to_string().into());
+        set(&event, "clientId", &self.id_string(0, &record.client_id));
+        set(&event, "sessionId", &self.id_string(1, &record.session_id));
+        set(&self.ctx, "event", &event);
+    }
+
+    /// `id` as a JS string, made once while it stays the same (`slot` 0:
+    /// client ids, 1: session ids).
+    fn id_string(&self, slot: usize, id: &str) -> JsValue {
+        let mut ids = self.ids.borrow_mut();
+        match &ids[slot] {
+            Some((same, js)) if same == id => js.clone(),
+            _ => {
+                let js = JsValue::from_str(id);
+                ids[slot] = Some((id.to_string(), js.clone()));
+                js
+            }
+        }
+    }
 }
 
 impl Materialize for JsMaterializers {
@@ -97,27 +154,44 @@ impl Materialize for JsMaterializers {
 
     fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>> {
         let failed = |message: String| Error::MaterializerFailed { event: def.name.clone(), message };
-        let f = self.functions.get(&def.name).ok_or_else(|| failed("no materializer function was given".into()))?;
-        let event = Object::new();
-        let set = |k: &str, v: JsValue| {
-            let _ = Reflect::set(&event, &k.into(), &v);
-        };
-        set("name", def.name.as_str().into());
-        set("seqNum", record.seq_num.to_string().into());
-        set("clientId", record.client_id.as_str().into());
-        set("sessionId", record.session_id.as_str().into());
-        let _ = Reflect::set(&self.ctx, &"event".into(), &event);
-
+        let m = self.functions.get(&def.name).ok_or_else(|| failed("no materializer function was given".into()))?;
         let given = self.given_args.borrow_mut().pop_front();
-        let args = given.unwrap_or_else(|| json_to_js(&record.args, Some(&def.schema)));
         CURRENT_DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
-        let returned = f.call2(&JsValue::UNDEFINED, &args, &self.ctx);
+        let returned = if m.json {
+            let (args, json) = match given {
+                Some(args) => (args, JsValue::UNDEFINED),
+                None => {
+                    (JsValue::UNDEFINED, serde_json::to_string(&record.args).unwrap_or_else(|_| "null".into()).into())
+                }
+            };
+            let seq = record.seq_num;
+            m.f.call8(
+                &JsValue::UNDEFINED,
+                &args,
+                &self.ctx,
+                &json,
+                &(seq.global as f64).into(),
+                &seq.client.into(),
+                &seq.rebase_generation.into(),
+                &self.id_string(0, &record.client_id),
+                &self.id_string(1, &record.session_id),
+            )
+        } else {
+            self.set_event(m, record);
+            let args = given.unwrap_or_else(|| json_to_js(&record.args, Some(&def.schema)));
+            m.f.call2(&JsValue::UNDEFINED, &args, &self.ctx)
+        };
         CURRENT_DB.with(|slot| *slot.borrow_mut() = None);
         let returned = returned.map_err(|e| {
             let message = js_message(&e);
             LAST_THROWN.with(|t| *t.borrow_mut() = Some(e));
             failed(message)
         })?;
+        if m.json {
+            if let Some(text) = returned.as_string() {
+                return writes_from_json(&text, &record.args);
+            }
+        }
         let mut writes = Vec::new();
         writes_of(&returned, &record.args, &mut writes)?;
         Ok(writes)

@@ -38,6 +38,22 @@ fn session_options(options: &JsValue) -> SessionOptions {
     SessionOptions { store_id: option("storeId"), client_id: option("clientId"), session_id: option("sessionId") }
 }
 
+/// `[{ name, args }, ...]` as JSON text (parsed as a `serde_json::Value`,
+/// whose decoder every JSON read shares, and taken apart by hand).
+fn events_of_json(text: &str) -> Result<Vec<EventInput>, String> {
+    let serde_json::Value::Array(items) = serde_json::from_str(text).map_err(|e| e.to_string())? else {
+        return Err("expected an array of events".into());
+    };
+    let event = |item: serde_json::Value| match item {
+        serde_json::Value::Object(mut e) => match (e.remove("name"), e.remove("args")) {
+            (Some(serde_json::Value::String(name)), args) => Ok(EventInput { name, args: args.unwrap_or_default() }),
+            _ => Err("an event needs a name".to_string()),
+        },
+        _ => Err("an event must be an object".to_string()),
+    };
+    items.into_iter().map(event).collect()
+}
+
 /// One session's store: in-memory state, eventlog and live queries.
 #[wasm_bindgen]
 pub struct WasmSession {
@@ -183,13 +199,40 @@ impl WasmSession {
                 self.materializers.clear_given_args();
                 to_js(&crate::Error::InvalidEventArgs { event: name.clone(), path, message })
             })?;
-            if self.session.schema().event(&name).is_ok_and(|d| d.materializer == Materializer::External) {
-                self.materializers.give_args(given);
-            }
+            self.give_args_if_function(&name, given);
             inputs.push(EventInput { name, args });
         }
+        Ok(Uint32Array::from(&self.commit_inputs(inputs)?[..]))
+    }
+
+    /// `commit` with the events as JSON text, `[{ name, args }, ...]` (args
+    /// encoded as the core encodes them: Dates as epoch ms), and the app's
+    /// args objects in the same order (handed to function materializers as
+    /// they are): one crossing of the boundary for all of it. Returns
+    /// `undefined` when no live query's result changed.
+    #[wasm_bindgen(js_name = commitJson)]
+    pub fn commit_json(&mut self, events: &str, args: Array) -> Result<Option<Uint32Array>, JsValue> {
+        let inputs = events_of_json(events).map_err(|message| {
+            to_js(&crate::Error::InvalidEventArgs { event: String::new(), path: String::new(), message })
+        })?;
+        for (i, input) in inputs.iter().enumerate() {
+            self.give_args_if_function(&input.name, args.get(i as u32));
+        }
+        let changed = self.commit_inputs(inputs)?;
+        Ok((!changed.is_empty()).then(|| Uint32Array::from(&changed[..])))
+    }
+
+    /// Queues the app's args object for the event's materializer if it is a function.
+    fn give_args_if_function(&self, name: &str, given: JsValue) {
+        if self.session.schema().event(name).is_ok_and(|d| d.materializer == Materializer::External) {
+            self.materializers.give_args(given);
+        }
+    }
+
+    /// Commits; returns the ids of the live queries whose result changed.
+    fn commit_inputs(&mut self, inputs: Vec<EventInput>) -> Result<Vec<u32>, JsValue> {
         materialize::take_thrown();
-        let committed = self.session.commit(&inputs, &self.materializers);
+        let committed = self.session.commit_owned(inputs, &self.materializers);
         self.materializers.clear_given_args();
         if let Err(e) = committed {
             let err = to_js(&e);
@@ -198,8 +241,7 @@ impl WasmSession {
             }
             return Err(err);
         }
-        let changed = self.session.refresh().js()?;
-        Ok(Uint32Array::from(&changed[..]))
+        self.session.refresh().js()
     }
 
     /// Runs a query once and returns its decoded result.

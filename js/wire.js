@@ -1,0 +1,86 @@
+// The JSON form of what crosses into the wasm core on every commit: the events
+// (name and args) and the writes a materializer returns. One string crosses
+// the boundary instead of a call into JS per field, and JSON.stringify and
+// the core's parser are fast. Internal module.
+//
+// JSON is used only where it is exact: the text must decode in the core to
+// what its field-by-field conversion of the same JS value gives, errors
+// included. Values without an exact JSON form (bytes, bigints, NaN, integers
+// beyond 2^53, functions, symbols, objects other than plain ones, invalid
+// Dates) make the caller fall back to handing over the values themselves.
+
+import { encodeValue } from './util.js'
+
+const UNSAFE = 0
+const PLAIN = 1
+const HAS_DATES = 2
+
+/** UNSAFE, PLAIN, or HAS_DATES (plain once its Dates are encoded as epoch ms). */
+function jsonKind(v) {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'undefined': // skipped in objects, null in arrays: as the core does
+      return PLAIN
+    case 'number':
+      return Number.isSafeInteger(v) || (Number.isFinite(v) && !Number.isInteger(v)) ? PLAIN : UNSAFE
+    case 'object': {
+      if (v === null) return PLAIN
+      let kind = PLAIN
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const k = jsonKind(v[i])
+          if (k === UNSAFE) return UNSAFE
+          if (k > kind) kind = k
+        }
+        return kind
+      }
+      const proto = Object.getPrototypeOf(v)
+      if (proto === Date.prototype) return Number.isNaN(v.getTime()) ? UNSAFE : HAS_DATES
+      if (proto !== Object.prototype && proto !== null) return UNSAFE
+      for (const key of Object.keys(v)) {
+        const k = jsonKind(v[key])
+        if (k === UNSAFE) return UNSAFE
+        if (k > kind) kind = k
+      }
+      return kind
+    }
+    default: // function, symbol, bigint
+      return UNSAFE
+  }
+}
+
+/** A value as JSON text with Dates as epoch ms, or undefined where that is not exact. */
+function valueJson(v) {
+  const kind = jsonKind(v)
+  if (kind === UNSAFE) return undefined
+  return JSON.stringify(kind === HAS_DATES ? encodeValue(v) : v) ?? 'null'
+}
+
+/**
+ * Events `[{ name, args }]` as the JSON text of `WasmSession.commitJson`, or
+ * undefined when some args have no exact JSON form.
+ */
+export function eventsJson(events) {
+  let text = '['
+  for (let i = 0; i < events.length; i++) {
+    const args = valueJson(events[i].args)
+    if (args === undefined) return undefined
+    text += `${i ? ',' : ''}{"name":${JSON.stringify(events[i].name)},"args":${args}}`
+  }
+  return text + ']'
+}
+
+/**
+ * Normalized writes (write descriptors and SQL text) as a JSON array of
+ * descriptors (SQL text as `{ kind: 'sql', sql }`), or undefined when a value
+ * has no exact JSON form. The descriptors' values are already encoded (no Dates).
+ */
+export function writesJson(writes) {
+  let sql = false
+  for (const w of writes) {
+    if (typeof w === 'string') sql = true
+    else if (jsonKind(w) !== PLAIN) return undefined
+  }
+  return JSON.stringify(sql ? writes.map((w) => (typeof w === 'string' ? { kind: 'sql', sql: w } : w)) : writes)
+}

@@ -1,0 +1,36 @@
+// The JSON form of commits (wire.js): exact where used, and the fallback to
+// the field-by-field path for values JSON cannot carry exactly.
+// Run: node --test js/wire.test.mjs
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { eventsJson, writesJson } from './wire.js'
+
+const ev = (args) => [{ name: 'e', args }]
+
+test('events become [{ name, args }] JSON, Dates as epoch ms at any depth', () => {
+  const text = eventsJson([
+    { name: 'v1.A "quoted"', args: { id: 'a', at: new Date(5), n: 1.5, list: [new Date(7), null], none: undefined } },
+    { name: 'b', args: undefined },
+  ])
+  assert.deepEqual(JSON.parse(text), [
+    { name: 'v1.A "quoted"', args: { id: 'a', at: 5, n: 1.5, list: [7, null] } },
+    { name: 'b', args: null },
+  ])
+})
+
+test('values without an exact JSON form take the other path', () => {
+  const unsafe = [NaN, Infinity, 2 ** 53, 10n, () => 1, Symbol('s'), new Uint8Array(1), new Date(NaN), new Map(), { toJSON: () => 1 }]
+  for (const v of unsafe) {
+    assert.equal(eventsJson(ev({ v })), undefined, String(typeof v === 'symbol' ? 'symbol' : v))
+    assert.equal(eventsJson(ev([v])), undefined)
+  }
+  assert.notEqual(eventsJson(ev({ big: 2 ** 53 - 1, neg: -0, obj: Object.create(null) })), undefined)
+})
+
+test('writes become a JSON array of descriptors, SQL text as { kind: sql }', () => {
+  const insert = { kind: 'insert', table: 't', values: { id: 'a', done: false, doc: { x: [1] } } }
+  assert.deepEqual(JSON.parse(writesJson([insert, 'DELETE FROM t'])), [insert, { kind: 'sql', sql: 'DELETE FROM t' }])
+  assert.equal(writesJson([insert]), JSON.stringify([insert]))
+  assert.equal(writesJson([{ kind: 'insert', table: 't', values: { b: new Uint8Array([1]) } }]), undefined)
+  assert.equal(writesJson([{ kind: 'delete', table: 't', where: { n: NaN } }]), undefined)
+})
