@@ -90,9 +90,10 @@ impl Db {
         Db::new(conn, schema, session_id)
     }
 
-    /// The bytes of the whole database file.
+    /// The bytes of the whole database file (as a rollback-journal file,
+    /// whatever this one's journal mode: see `rollback_journal_image`).
     pub fn serialize(&mut self) -> Result<Vec<u8>> {
-        Ok(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec())
+        Ok(rollback_journal_image(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec()))
     }
 
     pub fn compile(&self, q: &QueryDesc) -> Result<CompiledQuery> {
@@ -256,4 +257,16 @@ fn bind(stmt: &mut Statement<'_>, params: &Bind) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Marks a database file image as a rollback-journal database: an image of
+/// a WAL database (its pages already include the WAL's) would otherwise make
+/// SQLite look for a WAL that an in-memory copy cannot have.
+pub fn rollback_journal_image(mut image: Vec<u8>) -> Vec<u8> {
+    // Bytes 18 and 19 of the header: file format write and read versions, 2 for WAL.
+    if image.len() >= 100 && image[18] == 2 && image[19] == 2 {
+        image[18] = 1;
+        image[19] = 1;
+    }
+    image
 }

@@ -68,9 +68,7 @@ fn open_db(store_id: &str, file: &str) -> Result<Connection, JsValue> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags_and_vfs(format!("/{file}"), flags, vfs_name(store_id).as_str())
         .map_err(|e| to_js(&Error::from(e)))?;
-    // A rollback journal (the pool has no shared memory for WAL); fsync on commit.
-    conn.execute_batch("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = FULL;")
-        .map_err(|e| to_js(&Error::from(e)))?;
+    // Journal mode and syncs: `Leader::open`.
     Ok(conn)
 }
 
