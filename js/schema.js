@@ -376,7 +376,10 @@ function wrapMaterializer(fn, def, tables) {
   const wrapped = function materialize(args, ctx) {
     const a = needsDecode ? decodeBySchema(def.schema, args) : args
     const c = {
-      event: ctx?.event,
+      // Read through: the core builds the event object only for a materializer that uses it.
+      get event() {
+        return ctx?.event
+      },
       query(q) {
         if (!ctx || typeof ctx.query !== 'function') {
           throw new LiveStoreError('UNSUPPORTED', `ctx.query is not available in the materializer of '${name}'`, { event: name })

@@ -27,6 +27,11 @@ pub trait Materialize {
     fn rebase(&self, _pending: &EventRecord, _db: &Rc<Db>) -> Result<Rebase> {
         Ok(Rebase::Keep)
     }
+
+    /// Called before `events` are materialized one by one, so that an
+    /// implementation can prepare them all at once (the JS one converts
+    /// their args in one go).
+    fn prepare(&self, _events: &[EventRecord], _schema: &Schema) {}
 }
 
 /// What the conflict rule does with a pending event during a rebase.
@@ -424,6 +429,7 @@ impl Session {
                 if undo {
                     self.undo(keep)?;
                 }
+                m.prepare(foreign, &self.db.schema);
                 for e in foreign {
                     let def = self.db.schema.event(&e.name)?;
                     applied.push(Logged { record: e.clone(), changes: self.materialize(def, e, m)? });

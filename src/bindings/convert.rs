@@ -4,7 +4,7 @@
 use crate::db::QueryResult;
 use crate::error::{Error, Result};
 use crate::query::{Bind, ConflictAction, Op, OrderBy, QueryDesc, ResultKind, Where, WriteDesc};
-use crate::schema::{ArgSchema, ColumnType, Schema};
+use crate::schema::{ArgSchema, ColumnType, EventDef, Schema};
 use crate::value::{decode, SqlValue, Val};
 use js_sys::{Array, Date, Object, Reflect, Uint8Array};
 use serde::Serialize;
@@ -132,6 +132,16 @@ pub fn from_val(v: &Val) -> JsValue {
         Val::Date(ms) => Date::new(&JsValue::from_f64(*ms as f64)).into(),
         Val::Json(j) => json_to_js(j, None),
     }
+}
+
+/// Event args to JS: through `JSON.parse` (one string crossing the
+/// boundary, parsed natively) unless the schema has `Date`s to revive.
+pub fn args_to_js(v: &serde_json::Value, def: &EventDef) -> JsValue {
+    if def.args_have_dates {
+        return json_to_js(v, Some(&def.schema));
+    }
+    let text = serde_json::to_string(v).expect("JSON values serialize");
+    js_sys::JSON::parse(&text).unwrap_or_else(|_| json_to_js(v, Some(&def.schema)))
 }
 
 /// Encoded JSON back to JS, with `Date`s where the schema has them.

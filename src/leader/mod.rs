@@ -145,8 +145,9 @@ fn insert_events(conn: &Connection, events: &[EventRecord]) -> Result<()> {
 }
 
 /// Puts both files in WAL mode with exclusive locking: the leader is their
-/// only user, and without shared memory (OPFS) WAL needs it. The eventlog
-/// syncs on commit unless told otherwise (`unsynced`); the state never does.
+/// only user, and without shared memory (OPFS) WAL needs it. The state never
+/// syncs on commit; the eventlog does once open (`Leader::open`) unless
+/// told otherwise (`unsynced`).
 fn configure(eventlog: &Connection, state: &Connection) -> Result<()> {
     for conn in [eventlog, state] {
         conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE")?;
@@ -156,7 +157,8 @@ fn configure(eventlog: &Connection, state: &Connection) -> Result<()> {
             return Err(Error::Sql(format!("could not put the database in WAL mode (journal mode is {mode})")));
         }
     }
-    eventlog.execute_batch("PRAGMA synchronous = FULL")?;
+    // Opening only creates tables, which the next open would create again.
+    eventlog.execute_batch("PRAGMA synchronous = NORMAL")?;
     state.execute_batch("PRAGMA synchronous = NORMAL")?;
     Ok(())
 }
@@ -220,6 +222,7 @@ impl Leader {
         } else if state_head < leader.head {
             leader.replay(state_head, false, m, &mut report, status)?;
         }
+        leader.eventlog.execute_batch("PRAGMA synchronous = FULL")?;
         status(BootStatus::Done);
         Ok((leader, report))
     }
@@ -418,6 +421,7 @@ impl Leader {
         m: &dyn Materialize,
         report: &mut BootReport,
     ) -> Result<Vec<Vec<RowChange>>> {
+        m.prepare(events, &self.state.schema);
         let mut all = Vec::with_capacity(events.len());
         for e in events {
             match self.state.schema.event(&e.name) {

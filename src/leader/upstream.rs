@@ -65,11 +65,13 @@ impl Leader {
 
     /// Synced events not yet confirmed by the server.
     pub fn pending_sync_count(&self) -> Result<u64> {
-        let n: i64 = self.eventlog.query_row(
-            "SELECT COUNT(*) FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?) AND client_only = 0",
-            params![self.sync_head.global as i64, self.sync_head.client],
-            |r| r.get(0),
-        )?;
+        // Asked on every status update: the statement is kept.
+        let n: i64 = self
+            .eventlog
+            .prepare_cached(
+                "SELECT COUNT(*) FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?) AND client_only = 0",
+            )?
+            .query_row(params![self.sync_head.global as i64, self.sync_head.client], |r| r.get(0))?;
         Ok(n as u64)
     }
 
