@@ -77,15 +77,17 @@ function patch(file, edits) {
 const work = mkdtempSync(join(tmpdir(), 'livestore-profile-'))
 const pkg = join(work, 'pkg')
 cpSync(pkgDir(), pkg, { recursive: true })
+// The id of the last todo in a list of events, or in their JSON text (a rewrite from the leader).
+const LAST_OF = "const __lastOf = (ev) => (typeof ev === 'string' ? [...ev.matchAll(/\"args\":\\{\"id\":\"([^\"]*)\"/g)].pop()?.[1] : ev[ev.length - 1]?.args?.id);\n"
 patch(join(pkg, 'persist.js'), [
-  ['', TRACE],
+  ['', TRACE + LAST_OF],
   [
     "    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch, generation: this.#generation })",
     "    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch, generation: this.#generation })\n    __trace('A.S.push', batch[batch.length - 1].args?.id)",
   ],
   [
     "      case 'rewrite':\n        this.#applyUpstream(m.events, m.base, m.generation)",
-    "      case 'rewrite':\n        __trace('B.S.recv', m.events[m.events.length - 1]?.args?.id)\n        this.#applyUpstream(m.events, m.base, m.generation)\n        __trace('B.S.applied', m.events[m.events.length - 1]?.args?.id)",
+    "      case 'rewrite':\n        __trace('B.S.recv', __lastOf(m.events))\n        this.#applyUpstream(m.events, m.base, m.generation)\n        __trace('B.S.applied', __lastOf(m.events))",
   ],
 ])
 patch(join(pkg, 'worker.js'), [

@@ -4,8 +4,9 @@
 use super::convert::{get, to_js_serde};
 use super::error::{to_js, IntoJs};
 use super::materialize::JsMaterializers;
+use super::records_of;
 use crate::error::Error;
-use crate::event::{EventRecord, SeqNum};
+use crate::event::SeqNum;
 use crate::leader::{BootStatus, Leader, Push, Rewrite, UnknownEvents};
 use crate::protocol::ServerMessage;
 use crate::sync::{Outcome, Phase, SyncClient, SyncConfig, SyncError};
@@ -97,7 +98,8 @@ fn set(obj: &Object, key: &str, v: &JsValue) {
 pub(super) fn rewrite_to_js(r: &Rewrite) -> JsValue {
     let out = Object::new();
     set(&out, "base", &to_js_serde(&r.base));
-    set(&out, "events", &to_js_serde(&r.events));
+    // JSON text: the worker passes it on to the sessions as it is.
+    set(&out, "eventsJson", &serde_json::to_string(&r.events).expect("event records serialize").into());
     let dropped = js_sys::Array::new();
     for (event, error) in &r.dropped {
         let item = Object::new();
@@ -135,11 +137,6 @@ fn outcome_to_js(o: &Outcome) -> JsValue {
     set(&out, "reconnect", &o.reconnect.into());
     set(&out, "stop", &o.stop.into());
     out.into()
-}
-
-fn records_of(v: JsValue) -> Result<Vec<EventRecord>, JsValue> {
-    serde_wasm_bindgen::from_value(v)
-        .map_err(|e| to_js(&Error::InvalidUpstream(format!("not a list of event records: {e}"))))
 }
 
 #[wasm_bindgen]
