@@ -11,10 +11,11 @@
 // then A fills the store up to N events and a fresh client C joins (W8's
 // last phase): when each page of the catch-up reaches C's leader, is
 // committed, reaches C's session and is applied there. --cpu-profile (with
-// --join): CPU profiles of C's page and leader worker during the join, the
-// functions with the most self time printed and the profiles written to
-// bench/results/join-{page,worker}.cpuprofile (for function names, point
-// LIVESTORE_PKG_DIR at a package built without --remove-name-section).
+// --join): CPU profiles of the pages and leader workers of A and B during the
+// timed commits and of C during the join, the functions with the most self
+// time printed and the profiles written to bench/results/{A-paced,B-paced,
+// join}-{page,worker}.cpuprofile (for function names, point LIVESTORE_PKG_DIR
+// at a package built without --remove-name-section).
 //
 // Hops (each a timestamp, all on the echo server's clock):
 //   A.commit      A's page, just before store.commit (as W8)
@@ -170,6 +171,16 @@ async function profileCpu(page) {
   }
 }
 
+/** Writes bench/results/<prefix>-{page,worker}.cpuprofile and prints their top functions. */
+async function printProfiles(profiles, prefix, who, during) {
+  for (const [k, p] of Object.entries(profiles)) {
+    const file = resolve(bench, 'results', `${prefix}-${k}.cpuprofile`)
+    writeFileSync(file, JSON.stringify(p))
+    console.log(`\n${who} ${k} during ${during} (${file}):`)
+    topSelf(p)
+  }
+}
+
 /** The functions with the most self time in a .cpuprofile. */
 function topSelf(profile, n = 25) {
   const dt = new Map()
@@ -203,8 +214,10 @@ try {
   await call(B, 'W8waitFor', { id: warm.ids.at(-1) })
   await new Promise((r) => setTimeout(r, 500))
   for (const p of [A, B]) await p.evaluate(() => ((window.__traces = []), window.__io.postMessage('clear')))
+  const stopProfiles = CPU_PROFILE ? { A: await profileCpu(A), B: await profileCpu(B) } : {}
   const paced = await call(A, 'W8paced', { n: N, intervalMs: INTERVAL, prefix: 'b' })
   await call(B, 'W8waitFor', { id: paced.ids.at(-1) })
+  for (const [client, stop] of Object.entries(stopProfiles)) await printProfiles(await stop(), `${client}-paced`, `${client}'s`, 'the timed commits')
   const arrivals = await call(B, 'W8arrivals', { ids: paced.ids })
   const traces = { A: await A.evaluate(() => window.__traces), B: await B.evaluate(() => window.__traces) }
   const io = { A: await ioOf(A), B: await ioOf(B) }
@@ -256,15 +269,7 @@ try {
     const originC = await C.evaluate(() => performance.timeOrigin)
     const stopProfile = CPU_PROFILE ? await profileCpu(C) : null
     const join = await call(C, 'W8join', { storeId, n: JOIN, lastId: fill.lastId })
-    if (stopProfile) {
-      const profiles = await stopProfile()
-      for (const [k, p] of Object.entries(profiles)) {
-        const file = resolve(bench, 'results', `join-${k}.cpuprofile`)
-        writeFileSync(file, JSON.stringify(p))
-        console.log(`\nC's ${k} during the join (${file}):`)
-        topSelf(p)
-      }
-    }
+    if (stopProfile) await printProfiles(await stopProfile(), 'join', "C's", 'the join')
     const tr = await C.evaluate(() => window.__traces)
     const rel = (abs) => abs - originC - join.t0
     console.log(`\njoin: a fresh client C, ${JOIN} events on the server: createStore resolved at ${join.joinReadyMs.toFixed(1)} ms, all rows at ${join.joinAllRowsMs.toFixed(1)} ms`)
