@@ -49,9 +49,12 @@ async fn pool_of(store_id: &str) -> Result<OpfsSAHPoolUtil, JsValue> {
     if store_id.is_empty() || store_id.contains(['/', '\0']) {
         return Err(to_js(&Error::InvalidSchema(format!("invalid storeId {store_id:?}"))));
     }
+    // Two databases with their WALs, room for temporary files, and for the
+    // empty rollback journals left by stores made before WAL mode.
     let cfg = OpfsSAHPoolCfgBuilder::new()
         .vfs_name(&vfs_name(store_id))
         .directory(&format!(".livestore-rs/{store_id}"))
+        .initial_capacity(8)
         .build();
     let pool = install::<sqlite_wasm_rs::WasmOsCallback>(&cfg, false).await.map_err(opfs_error)?;
     // A pool paused by an earlier `close` in this worker is reused as it is.
