@@ -216,8 +216,9 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
             }
             let limit = if *result == ResultKind::First { Some(1) } else { *limit };
             if limit.is_some() || offset.is_some() {
-                tail.push_str(" LIMIT ? OFFSET ?");
-                params.push(Val::Int(limit.unwrap_or(-1)));
+                // The limit is a literal: SQLite plans with a bound LIMIT's value, so
+                // binding one (even the same value) re-prepares the statement on every run.
+                tail.push_str(&format!(" LIMIT {} OFFSET ?", limit.unwrap_or(-1)));
                 params.push(Val::Int(offset.unwrap_or(0)));
             }
             let text = match (result, limit.is_some() || offset.is_some()) {
