@@ -127,7 +127,11 @@ impl AutoIndexes {
         let next = match self.queries.get_mut(sql) {
             None if costly => {
                 if self.queries.len() >= MAX_TRACKED_QUERIES {
-                    self.queries.retain(|_, v| !matches!(v, Verdict::Costly { .. }));
+                    // What is forgotten is at worst learned again.
+                    self.queries.retain(|_, v| matches!(v, Verdict::Trying { .. } | Verdict::Helped));
+                    if self.queries.len() >= MAX_TRACKED_QUERIES {
+                        self.queries.retain(|_, v| matches!(v, Verdict::Trying { .. }));
+                    }
                 }
                 self.queries.insert(sql.to_string(), Verdict::Costly { runs: 1, steps });
                 return;
