@@ -102,7 +102,7 @@ pub struct Session {
 impl Session {
     pub fn new(schema: Schema, options: SessionOptions) -> Result<Session> {
         let db = Db::open_in_memory(Rc::new(schema), &options.session_id)?;
-        Ok(Session::new_with(db, options))
+        Ok(Session::new_with(db.with_auto_indexes(), options))
     }
 
     fn new_with(db: Db, options: SessionOptions) -> Session {
@@ -127,8 +127,8 @@ impl Session {
     /// A session starting from a state snapshot that reflects upstream's
     /// events up to `head` (from `Leader::snapshot`).
     pub fn from_snapshot(schema: Schema, options: SessionOptions, snapshot: &[u8], head: SeqNum) -> Result<Session> {
-        let mut session =
-            Session::new_with(Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?, options);
+        let db = Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?;
+        let mut session = Session::new_with(db.with_auto_indexes(), options);
         session.head = head;
         session.upstream_head = head;
         session.floor = head;
@@ -141,7 +141,8 @@ impl Session {
     /// top: for when upstream rewrote events this session cannot roll back.
     pub fn reset_to_snapshot(&mut self, snapshot: &[u8], head: SeqNum, m: &dyn Materialize) -> Result<Pulled> {
         self.check_open()?;
-        let db = Rc::new(Db::from_snapshot(self.db.schema.clone(), &self.options.session_id, snapshot)?);
+        let db =
+            Rc::new(Db::from_snapshot(self.db.schema.clone(), &self.options.session_id, snapshot)?.with_auto_indexes());
         let pending: Vec<EventRecord> = self.pending().cloned().collect();
         let generation = self.rebase_generation + 1;
         let mut reapplied = Vec::new();

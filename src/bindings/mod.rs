@@ -4,6 +4,7 @@ mod convert;
 mod error;
 mod leader;
 mod materialize;
+mod rows;
 
 pub use leader::WasmLeader;
 
