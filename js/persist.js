@@ -565,8 +565,9 @@ export class LeaderLink {
    * `base`, the leader's whole log after `base`, which it rewrote (a rebase on
    * the sync server's events).
    */
+  /** `events`: records, or their JSON text (a rewrite from the leader's sync). */
   #applyUpstream(events, base, generation) {
-    if (!events?.length && !base) return this.#schedulePush()
+    if ((typeof events === 'string' ? events === '[]' : !events?.length) && !base) return this.#schedulePush()
     let result
     try {
       result = this.#hooks.run(() => (base ? this.#session.pullReplacing(base, events) : this.#session.pull(events)))
@@ -591,6 +592,7 @@ export class LeaderLink {
       )
     }
     const me = this.#ids.sessionId
+    if (this.#inFlight && typeof events === 'string') events = JSON.parse(events)
     if (this.#inFlight && events.some((e) => e.sessionId === me && seqEq(e.seqNum, this.#inFlight))) this.#inFlight = null
     this.#schedulePush()
   }

@@ -384,9 +384,12 @@ function wrapMaterializer(fn, def, tables) {
   const wrapped = function materialize(args, ctx, argsJson, seqGlobal, seqClient, seqGeneration, clientId, sessionId) {
     const given = argsJson === undefined ? args : JSON.parse(argsJson)
     const a = needsDecode ? decodeBySchema(def.schema, given) : given
-    const event = seqGlobal === undefined ? ctx?.event : { name, seqNum: seqText(seqGlobal, seqClient, seqGeneration), clientId, sessionId }
+    let event
     const c = {
-      event,
+      // Built when read: most materializers never do.
+      get event() {
+        return (event ??= seqGlobal === undefined ? ctx?.event : { name, seqNum: seqText(seqGlobal, seqClient, seqGeneration), clientId, sessionId })
+      },
       query(q) {
         if (!ctx || typeof ctx.query !== 'function') {
           throw new LiveStoreError('UNSUPPORTED', `ctx.query is not available in the materializer of '${name}'`, { event: name })

@@ -130,7 +130,7 @@ class LeaderWorker {
       on: {
         rewrites: (list) => {
           for (const r of list) {
-            this.#send({ type: 'rewrite', base: r.base, events: r.events, generation: this.#leader.rebaseGeneration })
+            this.#send({ type: 'rewrite', base: r.base, events: r.eventsJson, generation: this.#leader.rebaseGeneration })
             for (const { event, error } of r.dropped) this.#syncError({ code: 'EVENT_DROPPED', message: `event '${event.name}' (${event.seqNum.global}) no longer applies after the server's events and was dropped: ${error?.message ?? error}`, event: event.name, seqNum: event.seqNum, sessionId: event.sessionId })
           }
         },

@@ -1,11 +1,13 @@
 //! The state database: one SQLite connection plus the schema it follows.
 
+use crate::auto_index::{AutoIndexes, IndexHint};
 use crate::changes::Recorder;
 use crate::error::{Error, Result};
 use crate::query::{compile_query, Bind, CompiledQuery, QueryDesc, Shape, Sql};
 use crate::schema::{quote, ColumnType, Schema};
 use crate::value::{decode, owned, SqlValue, Val};
-use rusqlite::{Connection, Statement};
+use rusqlite::{Connection, Statement, StatementStatus};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +65,8 @@ pub struct Db {
     pub recorder: Recorder,
     pub schema: Rc<Schema>,
     pub session_id: String,
+    /// Indexes made for the queries run (a session's private state only).
+    auto_indexes: Option<RefCell<AutoIndexes>>,
 }
 
 impl Db {
@@ -70,7 +74,19 @@ impl Db {
     pub fn new(mut conn: Connection, schema: Rc<Schema>, session_id: &str) -> Result<Db> {
         conn.set_prepared_statement_cache_capacity(256);
         let recorder = Recorder::install(&mut conn, &schema)?;
-        Ok(Db { conn, recorder, schema, session_id: session_id.to_string() })
+        Ok(Db { conn, recorder, schema, session_id: session_id.to_string(), auto_indexes: None })
+    }
+
+    /// Lets the queries run here index this database (see `auto_index`): for
+    /// a session's private state, never for one that is persisted or shared.
+    pub fn with_auto_indexes(mut self) -> Db {
+        self.auto_indexes = Some(RefCell::default());
+        self
+    }
+
+    /// The indexes made for queries so far, as (table, columns).
+    pub fn auto_indexes(&self) -> Vec<IndexHint> {
+        self.auto_indexes.as_ref().map(|a| a.borrow().indexes().cloned().collect()).unwrap_or_default()
     }
 
     /// An in-memory state database with the schema's tables.
@@ -90,9 +106,10 @@ impl Db {
         Db::new(conn, schema, session_id)
     }
 
-    /// The bytes of the whole database file.
+    /// The bytes of the whole database file (as a rollback-journal file,
+    /// whatever this one's journal mode: see `rollback_journal_image`).
     pub fn serialize(&mut self) -> Result<Vec<u8>> {
-        Ok(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec())
+        Ok(rollback_journal_image(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec()))
     }
 
     pub fn compile(&self, q: &QueryDesc) -> Result<CompiledQuery> {
@@ -135,6 +152,12 @@ impl Db {
                 cells.push(owned(row.get_ref(i)?));
             }
             rows.push(cells);
+        }
+        drop(raw);
+        if let (Some(auto), Some(hint)) = (&self.auto_indexes, &q.index_hint) {
+            let steps = stmt.reset_status(StatementStatus::VmStep);
+            drop(stmt);
+            auto.borrow_mut().observe(&self.conn, &q.sql.text, hint, i64::from(steps), rows.len());
         }
         Ok(QueryResult { columns, rows, shape: q.shape.clone() })
     }
@@ -184,6 +207,9 @@ impl Db {
             .collect::<rusqlite::Result<_>>()?;
         let drops: String = tables.iter().map(|t| format!("DROP TABLE {};", quote(t))).collect();
         self.conn.execute_batch(&drops)?;
+        if let Some(auto) = &self.auto_indexes {
+            auto.borrow_mut().forget();
+        }
         self.conn.execute_batch(&self.schema.create_sql())?;
         Ok(())
     }
@@ -256,4 +282,16 @@ fn bind(stmt: &mut Statement<'_>, params: &Bind) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Marks a database file image as a rollback-journal database: an image of
+/// a WAL database (its pages already include the WAL's) would otherwise make
+/// SQLite look for a WAL that an in-memory copy cannot have.
+pub fn rollback_journal_image(mut image: Vec<u8>) -> Vec<u8> {
+    // Bytes 18 and 19 of the header: file format write and read versions, 2 for WAL.
+    if image.len() >= 100 && image[18] == 2 && image[19] == 2 {
+        image[18] = 1;
+        image[19] = 1;
+    }
+    image
 }

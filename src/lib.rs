@@ -4,6 +4,7 @@
 //! The core (everything but `bindings`) is plain Rust, tested natively; the
 //! `bindings` module is the thin wasm-bindgen layer the npm package uses.
 
+pub mod auto_index;
 pub mod changes;
 pub mod db;
 pub mod error;

@@ -1,5 +1,6 @@
 //! Query and write descriptors (what the query builder produces) and their SQL.
 
+use crate::auto_index::{self, IndexHint};
 use crate::error::{Error, Result};
 use crate::schema::{quote, ColumnType, Schema, Table};
 use crate::value::{encode, SqlValue, Val};
@@ -166,6 +167,8 @@ pub struct CompiledQuery {
     /// Primary-key filter `pk = value` ANDed at the top: only a change of
     /// that row can change the result.
     pub row_key: Option<String>,
+    /// The index that would spare it a full scan (builder queries).
+    pub index_hint: Option<IndexHint>,
 }
 
 /// A key for a primary-key value, comparable with the keys of row changes.
@@ -216,8 +219,9 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
             }
             let limit = if *result == ResultKind::First { Some(1) } else { *limit };
             if limit.is_some() || offset.is_some() {
-                tail.push_str(" LIMIT ? OFFSET ?");
-                params.push(Val::Int(limit.unwrap_or(-1)));
+                // The limit is a literal: SQLite plans with a bound LIMIT's value, so
+                // binding one (even the same value) re-prepares the statement on every run.
+                tail.push_str(&format!(" LIMIT {} OFFSET ?", limit.unwrap_or(-1)));
                 params.push(Val::Int(offset.unwrap_or(0)));
             }
             let text = match (result, limit.is_some() || offset.is_some()) {
@@ -236,6 +240,7 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
                 column_types: (*result != ResultKind::Count).then_some(column_types),
                 table: Some(table.clone()),
                 row_key: filter.as_ref().and_then(|w| pk_filter(t, w)),
+                index_hint: auto_index::hint(t, filter.as_ref(), order_by, limit),
             })
         }
         QueryDesc::Sql { sql, bind, first } => Ok(CompiledQuery {
@@ -244,6 +249,7 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
             column_types: None,
             table: None,
             row_key: None,
+            index_hint: None,
         }),
         QueryDesc::Document { table, id } => {
             let t = schema.table(table)?;
@@ -260,6 +266,7 @@ pub fn compile_query(schema: &Schema, q: &QueryDesc, session_id: &str) -> Result
                 column_types: Some(vec![Some(ColumnType::Json)]),
                 table: Some(table.clone()),
                 row_key: Some(row_key(&SqlValue::Text(id.to_string()))),
+                index_hint: None,
             })
         }
     }

@@ -27,6 +27,11 @@ pub trait Materialize {
     fn rebase(&self, _pending: &EventRecord, _db: &Rc<Db>) -> Result<Rebase> {
         Ok(Rebase::Keep)
     }
+
+    /// Called before `events` are materialized one by one, so that an
+    /// implementation can prepare them all at once (the JS one converts
+    /// their args in one go).
+    fn prepare(&self, _events: &[EventRecord], _schema: &Schema) {}
 }
 
 /// What the conflict rule does with a pending event during a rebase.
@@ -97,7 +102,7 @@ pub struct Session {
 impl Session {
     pub fn new(schema: Schema, options: SessionOptions) -> Result<Session> {
         let db = Db::open_in_memory(Rc::new(schema), &options.session_id)?;
-        Ok(Session::new_with(db, options))
+        Ok(Session::new_with(db.with_auto_indexes(), options))
     }
 
     fn new_with(db: Db, options: SessionOptions) -> Session {
@@ -122,8 +127,8 @@ impl Session {
     /// A session starting from a state snapshot that reflects upstream's
     /// events up to `head` (from `Leader::snapshot`).
     pub fn from_snapshot(schema: Schema, options: SessionOptions, snapshot: &[u8], head: SeqNum) -> Result<Session> {
-        let mut session =
-            Session::new_with(Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?, options);
+        let db = Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?;
+        let mut session = Session::new_with(db.with_auto_indexes(), options);
         session.head = head;
         session.upstream_head = head;
         session.floor = head;
@@ -136,7 +141,8 @@ impl Session {
     /// top: for when upstream rewrote events this session cannot roll back.
     pub fn reset_to_snapshot(&mut self, snapshot: &[u8], head: SeqNum, m: &dyn Materialize) -> Result<Pulled> {
         self.check_open()?;
-        let db = Rc::new(Db::from_snapshot(self.db.schema.clone(), &self.options.session_id, snapshot)?);
+        let db =
+            Rc::new(Db::from_snapshot(self.db.schema.clone(), &self.options.session_id, snapshot)?.with_auto_indexes());
         let pending: Vec<EventRecord> = self.pending().cloned().collect();
         let generation = self.rebase_generation + 1;
         let mut reapplied = Vec::new();
@@ -430,6 +436,7 @@ impl Session {
                 if undo {
                     self.undo(keep)?;
                 }
+                m.prepare(foreign, &self.db.schema);
                 for e in foreign {
                     let def = self.db.schema.event(&e.name)?;
                     applied.push(Logged { record: e.clone(), changes: self.materialize(def, e, m)? });

@@ -149,6 +149,38 @@ fn a_crash_after_the_eventlog_rewrite_and_before_the_state_commit_rebuilds_the_s
 }
 
 #[test]
+fn a_power_loss_that_takes_the_servers_events_from_the_eventlog_but_not_the_state_rebuilds_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path(), &materialize));
+    let empty_log = std::fs::read(dir.path().join("eventlog.db")).unwrap();
+    let mut leader = open(dir.path(), &materialize);
+    let mode: String = leader.state().conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let theirs = [
+        remote(1, "v1.TodoCreated", json!({ "id": "x", "text": "x" })),
+        remote(2, "v1.TodoCreated", json!({ "id": "y", "text": "y" })),
+    ];
+    leader.pull_upstream(&theirs, &materialize).unwrap();
+    drop(leader);
+    // The eventlog's commit of the server's events did not sync; the power
+    // loss took it, and the state's commit made it to the disk.
+    std::fs::write(dir.path().join("eventlog.db"), empty_log).unwrap();
+    let eventlog = Connection::open(dir.path().join("eventlog.db")).unwrap();
+    let state = Connection::open(dir.path().join("state.db")).unwrap();
+    let schema = Schema::new(todo_schema()).unwrap();
+    let (mut leader, report) =
+        Leader::open(eventlog, state, schema, &materialize, UnknownEvents::Warn, &mut |_| {}).unwrap();
+    assert!(report.rebuilt);
+    assert_eq!(texts(&leader), []);
+    assert_eq!(leader.sync_head(), SeqNum::ROOT);
+    // The next catch-up brings them back.
+    leader.start_sync();
+    leader.pull_upstream(&theirs, &materialize).unwrap();
+    assert_eq!(texts(&leader), [("x".into(), "x".into()), ("y".into(), "y".into())]);
+    assert_eq!(leader.state().dump().unwrap(), replayed(&leader));
+}
+
+#[test]
 fn a_push_skips_client_only_events_and_chains_parents_over_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut leader = open(dir.path(), &materialize);

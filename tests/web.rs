@@ -29,10 +29,11 @@ fn schema() -> JsValue {
               "id": { "type": "string" }, "text": { "type": "string" },
               "due": { "type": "optional", "inner": { "type": "date" } } } } },
           { "name": "completed", "schema": { "type": "struct", "fields": { "id": { "type": "string" } } } },
-          { "name": "copied", "schema": { "type": "struct", "fields": { "from": { "type": "string" }, "to": { "type": "string" } } } }
+          { "name": "copied", "schema": { "type": "struct", "fields": { "from": { "type": "string" }, "to": { "type": "string" } } } },
+          { "name": "noted", "schema": { "type": "struct", "fields": { "id": { "type": "string" } } } }
         ],
         "materializers": {
-          "created": { "source": "f" }, "completed": { "source": "f" }, "copied": { "source": "f" } }
+          "created": { "source": "f" }, "completed": { "source": "f" }, "copied": { "source": "f" }, "noted": { "source": "f" } }
     }"#,
     )
     .unwrap()
@@ -48,6 +49,8 @@ fn materializers() -> JsValue {
             if (!row) throw new Error('no todo ' + from)
             return [{ kind: 'insert', table: 'todos', values: { id: to, text: row.text + ' (copy)' } }]
         },
+        noted: ({ id }, ctx) => ({ kind: 'update', table: 'todos',
+            set: { text: `${ctx.event.name} ${ctx.event.seqNum} by ${ctx.event.clientId}/${ctx.event.sessionId}` }, where: { id } }),
     }"#)
 }
 
@@ -115,6 +118,38 @@ fn errors_are_js_errors_with_a_code() {
     s.close();
     let e = s.query(js("{ kind: 'select', table: 'todos' }")).unwrap_err();
     assert_eq!(field(&e, "code").as_string().unwrap(), "STORE_CLOSED");
+}
+
+#[wasm_bindgen_test]
+fn pulled_events_reach_the_materializers_with_their_args_and_ctx_event() {
+    let mut s = session();
+    // Another session's events, as the leader hands them over: their args are
+    // converted together (except where a Date is revived or SQL materializes).
+    let record = |n: u32, name: &str, args: &str| {
+        format!(
+            "{{ seqNum: {{ global: {n}, client: 0, rebaseGeneration: 0 }}, \
+             parentSeqNum: {{ global: {}, client: 0, rebaseGeneration: 0 }}, \
+             name: '{name}', args: {args}, clientId: 'other', sessionId: 'o-tab', clientOnly: false }}",
+            n - 1
+        )
+    };
+    let upstream = [
+        record(1, "created", "{ id: 'a', text: 'A', due: 86400000 }"),
+        record(2, "created", "{ id: 'b', text: 'B' }"),
+        record(3, "noted", "{ id: 'a' }"),
+        record(4, "completed", "{ id: 'b' }"),
+        record(5, "noted", "{ id: 'b' }"),
+        record(6, "copied", "{ from: 'a', to: 'c' }"),
+    ];
+    s.pull(events(&format!("[{}]", upstream.join(","))).into()).map_err(|e| field(&e, "message")).unwrap();
+    let rows = s
+        .query(js("{ kind: 'select', table: 'todos', orderBy: [{ column: 'id', direction: 'asc' }], result: 'rows' }"))
+        .unwrap();
+    let rows: Array = rows.unchecked_into();
+    let texts: Vec<String> = rows.iter().map(|r| field(&r, "text").as_string().unwrap()).collect();
+    assert_eq!(texts, ["noted e3 by other/o-tab", "noted e5 by other/o-tab", "noted e3 by other/o-tab (copy)"]);
+    assert_eq!(stringify(&field(&rows.get(0), "tags")), r#"["dated"]"#);
+    assert_eq!(field(&rows.get(1), "completed"), JsValue::TRUE);
 }
 
 #[wasm_bindgen_test]

@@ -4,13 +4,18 @@
 // timestamps at each hop and a count of the OPFS calls of both leader workers.
 // A diagnostic, not part of `bench/run`:
 //
-//   node bench/sync/profile-rs.mjs [--commits 100] [--interval 20] [--join 10000] [--tmpfs]
+//   node bench/sync/profile-rs.mjs [--commits 100] [--interval 20] [--join 10000] [--tmpfs] [--cpu-profile]
 //
 // --tmpfs puts the browser profiles and the server's file on /dev/shm, where
 // fsync costs nothing: the difference is what durability costs. --join N:
 // then A fills the store up to N events and a fresh client C joins (W8's
 // last phase): when each page of the catch-up reaches C's leader, is
-// committed, reaches C's session and is applied there.
+// committed, reaches C's session and is applied there. --cpu-profile (with
+// --join): CPU profiles of the pages and leader workers of A and B during the
+// timed commits and of C during the join, the functions with the most self
+// time printed and the profiles written to bench/results/{A-paced,B-paced,
+// join}-{page,worker}.cpuprofile (for function names, point LIVESTORE_PKG_DIR
+// at a package built without --remove-name-section).
 //
 // Hops (each a timestamp, all on the echo server's clock):
 //   A.commit      A's page, just before store.commit (as W8)
@@ -41,6 +46,7 @@ const N = opt('commits', 100)
 const INTERVAL = opt('interval', 20)
 const TMPFS = args.includes('--tmpfs')
 const JOIN = opt('join', 0)
+const CPU_PROFILE = args.includes('--cpu-profile')
 if (TMPFS) process.env.TMPDIR = '/dev/shm'
 
 const { build } = await import('vite')
@@ -72,15 +78,17 @@ function patch(file, edits) {
 const work = mkdtempSync(join(tmpdir(), 'livestore-profile-'))
 const pkg = join(work, 'pkg')
 cpSync(pkgDir(), pkg, { recursive: true })
+// The id of the last todo in a list of events, or in their JSON text (a rewrite from the leader).
+const LAST_OF = "const __lastOf = (ev) => (typeof ev === 'string' ? [...ev.matchAll(/\"args\":\\{\"id\":\"([^\"]*)\"/g)].pop()?.[1] : ev[ev.length - 1]?.args?.id);\n"
 patch(join(pkg, 'persist.js'), [
-  ['', TRACE],
+  ['', TRACE + LAST_OF],
   [
     "    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch, generation: this.#generation })",
     "    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch, generation: this.#generation })\n    __trace('A.S.push', batch[batch.length - 1].args?.id)",
   ],
   [
     "      case 'rewrite':\n        this.#applyUpstream(m.events, m.base, m.generation)",
-    "      case 'rewrite':\n        __trace('B.S.recv', m.events[m.events.length - 1]?.args?.id)\n        this.#applyUpstream(m.events, m.base, m.generation)\n        __trace('B.S.applied', m.events[m.events.length - 1]?.args?.id)",
+    "      case 'rewrite':\n        __trace('B.S.recv', __lastOf(m.events))\n        this.#applyUpstream(m.events, m.base, m.generation)\n        __trace('B.S.applied', __lastOf(m.events))",
   ],
 ])
 patch(join(pkg, 'worker.js'), [
@@ -127,6 +135,71 @@ async function open() {
   })
   return page
 }
+/** Starts Chromium's sampling profiler on a page and on each dedicated worker it starts (CDP auto-attach). */
+async function profileCpu(page) {
+  const cdp = await page.context().newCDPSession(page)
+  const workers = new Map() // sessionId → pending replies
+  let nextId = 1
+  const toWorker = (sessionId, method, params = {}) =>
+    new Promise((resolve) => {
+      const id = nextId++
+      workers.get(sessionId).set(id, resolve)
+      cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) })
+    })
+  cdp.on('Target.receivedMessageFromTarget', ({ sessionId, message }) => {
+    const m = JSON.parse(message)
+    workers.get(sessionId)?.get(m.id)?.(m.result)
+  })
+  cdp.on('Target.attachedToTarget', ({ sessionId, targetInfo }) => {
+    if (targetInfo.type !== 'worker') return
+    workers.set(sessionId, new Map())
+    toWorker(sessionId, 'Profiler.enable')
+      .then(() => toWorker(sessionId, 'Profiler.setSamplingInterval', { interval: 100 }))
+      .then(() => toWorker(sessionId, 'Profiler.start'))
+  })
+  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false })
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: 100 })
+  await cdp.send('Profiler.start')
+  return async () => {
+    const out = { page: (await cdp.send('Profiler.stop')).profile }
+    for (const id of workers.keys()) {
+      const r = await toWorker(id, 'Profiler.stop')
+      if (r?.profile) out.worker = r.profile
+    }
+    return out
+  }
+}
+
+/** Writes bench/results/<prefix>-{page,worker}.cpuprofile and prints their top functions. */
+async function printProfiles(profiles, prefix, who, during) {
+  for (const [k, p] of Object.entries(profiles)) {
+    const file = resolve(bench, 'results', `${prefix}-${k}.cpuprofile`)
+    writeFileSync(file, JSON.stringify(p))
+    console.log(`\n${who} ${k} during ${during} (${file}):`)
+    topSelf(p)
+  }
+}
+
+/** The functions with the most self time in a .cpuprofile. */
+function topSelf(profile, n = 25) {
+  const dt = new Map()
+  profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+  const byName = new Map()
+  let total = 0
+  for (const node of profile.nodes) {
+    const us = dt.get(node.id) ?? 0
+    total += us
+    const f = node.callFrame
+    const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}`
+    byName.set(name, (byName.get(name) ?? 0) + us)
+  }
+  console.log(`    total ${(total / 1000).toFixed(0)} ms sampled`)
+  for (const [name, us] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, n)) {
+    console.log(`    ${(us / 1000).toFixed(1).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`)
+  }
+}
+
 const call = (p, n, q) => p.evaluate(([n, q]) => window.runWorkload(n, q), [n, q])
 const ioOf = (p) => p.evaluate(() => new Promise((r) => ((window.__io.onmessage = (e) => r(e.data)), window.__io.postMessage('dump'))))
 try {
@@ -141,8 +214,10 @@ try {
   await call(B, 'W8waitFor', { id: warm.ids.at(-1) })
   await new Promise((r) => setTimeout(r, 500))
   for (const p of [A, B]) await p.evaluate(() => ((window.__traces = []), window.__io.postMessage('clear')))
+  const stopProfiles = CPU_PROFILE ? { A: await profileCpu(A), B: await profileCpu(B) } : {}
   const paced = await call(A, 'W8paced', { n: N, intervalMs: INTERVAL, prefix: 'b' })
   await call(B, 'W8waitFor', { id: paced.ids.at(-1) })
+  for (const [client, stop] of Object.entries(stopProfiles)) await printProfiles(await stop(), `${client}-paced`, `${client}'s`, 'the timed commits')
   const arrivals = await call(B, 'W8arrivals', { ids: paced.ids })
   const traces = { A: await A.evaluate(() => window.__traces), B: await B.evaluate(() => window.__traces) }
   const io = { A: await ioOf(A), B: await ioOf(B) }
@@ -192,7 +267,9 @@ try {
     }
     const C = await open()
     const originC = await C.evaluate(() => performance.timeOrigin)
+    const stopProfile = CPU_PROFILE ? await profileCpu(C) : null
     const join = await call(C, 'W8join', { storeId, n: JOIN, lastId: fill.lastId })
+    if (stopProfile) await printProfiles(await stopProfile(), 'join', "C's", 'the join')
     const tr = await C.evaluate(() => window.__traces)
     const rel = (abs) => abs - originC - join.t0
     console.log(`\njoin: a fresh client C, ${JOIN} events on the server: createStore resolved at ${join.joinReadyMs.toFixed(1)} ms, all rows at ${join.joinAllRowsMs.toFixed(1)} ms`)

@@ -4,10 +4,12 @@
 use crate::db::QueryResult;
 use crate::error::{Error, Result};
 use crate::query::{Bind, ConflictAction, Op, OrderBy, QueryDesc, ResultKind, Where, WriteDesc};
-use crate::schema::{ArgSchema, ColumnType, Schema};
-use crate::value::{decode, SqlValue, Val};
+use crate::schema::{ArgSchema, EventDef, Schema};
+use crate::value::Val;
 use js_sys::{Array, Date, Object, Reflect, Uint8Array};
 use serde::Serialize;
+
+use super::rows::rows_to_js;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// `obj[key]`; keys are interned, so each is made into a JS string once.
@@ -134,6 +136,16 @@ pub fn from_val(v: &Val) -> JsValue {
     }
 }
 
+/// Event args to JS: through `JSON.parse` (one string crossing the
+/// boundary, parsed natively) unless the schema has `Date`s to revive.
+pub fn args_to_js(v: &serde_json::Value, def: &EventDef) -> JsValue {
+    if def.args_have_dates {
+        return json_to_js(v, Some(&def.schema));
+    }
+    let text = serde_json::to_string(v).expect("JSON values serialize");
+    js_sys::JSON::parse(&text).unwrap_or_else(|_| json_to_js(v, Some(&def.schema)))
+}
+
 /// Encoded JSON back to JS, with `Date`s where the schema has them.
 pub fn json_to_js(v: &serde_json::Value, schema: Option<&ArgSchema>) -> JsValue {
     use serde_json::Value as J;
@@ -183,40 +195,8 @@ pub fn result_to_js(r: &QueryResult, schema: &Schema) -> JsValue {
             json_to_js(&r.document(), doc.map(|d| &d.value_schema))
         }
         Shape::First if r.rows.is_empty() => JsValue::UNDEFINED,
-        Shape::First => row_to_js(r, 0, &column_keys(r)),
-        Shape::Rows => {
-            let keys = column_keys(r);
-            let out = Array::new_with_length(r.rows.len() as u32);
-            for i in 0..r.rows.len() {
-                out.set(i as u32, row_to_js(r, i, &keys));
-            }
-            out.into()
-        }
-    }
-}
-
-fn column_keys(r: &QueryResult) -> Vec<JsValue> {
-    r.columns.iter().map(|c| JsValue::from_str(&c.name)).collect()
-}
-
-fn row_to_js(r: &QueryResult, row: usize, keys: &[JsValue]) -> JsValue {
-    let obj = Object::new();
-    for (col, key) in keys.iter().enumerate() {
-        let _ = Reflect::set(&obj, key, &cell_to_js(r.columns[col].ty, &r.rows[row][col]));
-    }
-    obj.into()
-}
-
-/// A stored cell decoded by its column type, straight to JS (the hot path of
-/// every query result).
-fn cell_to_js(ty: Option<ColumnType>, v: &SqlValue) -> JsValue {
-    match (ty, v) {
-        (_, SqlValue::Null) => JsValue::NULL,
-        (Some(ColumnType::Boolean), SqlValue::Integer(i)) => JsValue::from_bool(*i != 0),
-        (_, SqlValue::Integer(i)) if ty != Some(ColumnType::Datetime) => JsValue::from_f64(*i as f64),
-        (_, SqlValue::Real(f)) if ty != Some(ColumnType::Datetime) => JsValue::from_f64(*f),
-        (_, SqlValue::Text(s)) if ty != Some(ColumnType::Json) => JsValue::from_str(s),
-        _ => from_val(&decode(ty, v)),
+        Shape::First => rows_to_js(r, 0, 1).get(0),
+        Shape::Rows => rows_to_js(r, 0, r.rows.len()).into(),
     }
 }
 

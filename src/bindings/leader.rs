@@ -4,8 +4,9 @@
 use super::convert::{get, to_js_serde};
 use super::error::{to_js, IntoJs};
 use super::materialize::JsMaterializers;
+use super::records_of;
 use crate::error::Error;
-use crate::event::{EventRecord, SeqNum};
+use crate::event::SeqNum;
 use crate::leader::{BootStatus, Leader, Push, Rewrite, UnknownEvents};
 use crate::protocol::ServerMessage;
 use crate::sync::{Outcome, Phase, SyncClient, SyncConfig, SyncError};
@@ -48,9 +49,12 @@ async fn pool_of(store_id: &str) -> Result<OpfsSAHPoolUtil, JsValue> {
     if store_id.is_empty() || store_id.contains(['/', '\0']) {
         return Err(to_js(&Error::InvalidSchema(format!("invalid storeId {store_id:?}"))));
     }
+    // Two databases with their WALs, room for temporary files, and for the
+    // empty rollback journals left by stores made before WAL mode.
     let cfg = OpfsSAHPoolCfgBuilder::new()
         .vfs_name(&vfs_name(store_id))
         .directory(&format!(".livestore-rs/{store_id}"))
+        .initial_capacity(8)
         .build();
     let pool = install::<sqlite_wasm_rs::WasmOsCallback>(&cfg, false).await.map_err(opfs_error)?;
     // A pool paused by an earlier `close` in this worker is reused as it is.
@@ -68,9 +72,7 @@ fn open_db(store_id: &str, file: &str) -> Result<Connection, JsValue> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags_and_vfs(format!("/{file}"), flags, vfs_name(store_id).as_str())
         .map_err(|e| to_js(&Error::from(e)))?;
-    // A rollback journal (the pool has no shared memory for WAL); fsync on commit.
-    conn.execute_batch("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = FULL;")
-        .map_err(|e| to_js(&Error::from(e)))?;
+    // Journal mode and syncs: `Leader::open`.
     Ok(conn)
 }
 
@@ -99,7 +101,8 @@ fn set(obj: &Object, key: &str, v: &JsValue) {
 pub(super) fn rewrite_to_js(r: &Rewrite) -> JsValue {
     let out = Object::new();
     set(&out, "base", &to_js_serde(&r.base));
-    set(&out, "events", &to_js_serde(&r.events));
+    // JSON text: the worker passes it on to the sessions as it is.
+    set(&out, "eventsJson", &serde_json::to_string(&r.events).expect("event records serialize").into());
     let dropped = js_sys::Array::new();
     for (event, error) in &r.dropped {
         let item = Object::new();
@@ -137,11 +140,6 @@ fn outcome_to_js(o: &Outcome) -> JsValue {
     set(&out, "reconnect", &o.reconnect.into());
     set(&out, "stop", &o.stop.into());
     out.into()
-}
-
-fn records_of(v: JsValue) -> Result<Vec<EventRecord>, JsValue> {
-    serde_wasm_bindgen::from_value(v)
-        .map_err(|e| to_js(&Error::InvalidUpstream(format!("not a list of event records: {e}"))))
 }
 
 #[wasm_bindgen]

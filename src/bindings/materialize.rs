@@ -14,16 +14,16 @@
 //! such as bytes, the descriptors themselves). Other functions are called
 //! `f(args, ctx)` and may return descriptors, SQL text or arrays of these.
 
-use super::convert::{get, json_to_js, query_desc, result_to_js, to_json, writes_of};
+use super::convert::{args_to_js, get, json_to_js, query_desc, result_to_js, to_json, writes_of};
 use super::error::to_js;
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::event::{EventInput, EventRecord};
+use crate::event::{EventInput, EventRecord, SeqNum};
 use crate::query::WriteDesc;
-use crate::schema::EventDef;
+use crate::schema::{EventDef, Materializer, Schema};
 use crate::session::{Materialize, Rebase};
 use crate::write::writes_from_json;
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -31,6 +31,9 @@ use wasm_bindgen::prelude::*;
 
 thread_local! {
     static CURRENT_DB: RefCell<Option<Rc<Db>>> = const { RefCell::new(None) };
+    /// The event being materialized, for `ctx.event`: built only when a
+    /// materializer reads it (most never do), then kept for the call.
+    static CURRENT_EVENT: RefCell<CurrentEvent> = const { RefCell::new(CurrentEvent::None) };
     /// What the last failing materializer threw, kept as the `cause` of the
     /// commit's error so its own `code` is not lost.
     static LAST_THROWN: RefCell<Option<JsValue>> = const { RefCell::new(None) };
@@ -41,12 +44,43 @@ pub fn take_thrown() -> Option<JsValue> {
     LAST_THROWN.with(|t| t.borrow_mut().take())
 }
 
+enum CurrentEvent {
+    None,
+    Record { name: String, seq_num: SeqNum, client_id: String, session_id: String },
+    Built(JsValue),
+}
+
+/// `ctx.event`'s getter.
+fn current_event() -> JsValue {
+    CURRENT_EVENT.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let built = match &*slot {
+            CurrentEvent::None => return JsValue::UNDEFINED,
+            CurrentEvent::Built(event) => return event.clone(),
+            CurrentEvent::Record { name, seq_num, client_id, session_id } => {
+                let event = Object::new();
+                let seq_num = seq_num.to_string();
+                for (k, v) in [("name", name), ("seqNum", &seq_num), ("clientId", client_id), ("sessionId", session_id)]
+                {
+                    let _ = Reflect::set(&event, &k.into(), &v.as_str().into());
+                }
+                JsValue::from(event)
+            }
+        };
+        *slot = CurrentEvent::Built(built.clone());
+        built
+    })
+}
+
 pub struct JsMaterializers {
-    functions: HashMap<String, Materializer>,
+    functions: HashMap<String, MaterializerFn>,
     /// The app's own args objects of the events being committed that have a
     /// function materializer, in order: handed to the functions as they are
     /// instead of being converted back from JSON.
     given_args: RefCell<VecDeque<JsValue>>,
+    /// Args of the events about to be materialized, converted all at once
+    /// (`prepare`), with each event's position to match them.
+    prepared_args: RefCell<VecDeque<(SeqNum, JsValue)>>,
     ctx: Object,
     /// The app's conflict rule (`onRebase`), if any.
     rebase: Option<Function>,
@@ -54,14 +88,13 @@ pub struct JsMaterializers {
     /// The JS strings of the last client and session ids given to `ctx.event`
     /// (a session's own commits all have the same).
     ids: RefCell<[Option<(String, JsValue)>; 2]>,
+    _event: Closure<dyn Fn() -> JsValue>,
 }
 
-struct Materializer {
+struct MaterializerFn {
     f: Function,
     /// Speaks JSON (see the module's doc).
     json: bool,
-    /// The event's name as a JS string.
-    name: JsValue,
 }
 
 impl JsMaterializers {
@@ -72,7 +105,7 @@ impl JsMaterializers {
                 let f = Reflect::get(functions, &key).unwrap_or(JsValue::UNDEFINED);
                 if let (Some(name), Some(f)) = (key.as_string(), f.dyn_ref::<Function>()) {
                     let json = get(f, "encodesWrites").is_truthy();
-                    map.insert(name, Materializer { f: f.clone(), json, name: key });
+                    map.insert(name, MaterializerFn { f: f.clone(), json });
                 }
             }
         }
@@ -88,12 +121,19 @@ impl JsMaterializers {
         });
         let ctx = Object::new();
         let _ = Reflect::set(&ctx, &"query".into(), query.as_ref());
+        let event = Closure::<dyn Fn() -> JsValue>::new(current_event);
+        let getter = Object::new();
+        let _ = Reflect::set(&getter, &"get".into(), event.as_ref());
+        let _ = Reflect::set(&getter, &"enumerable".into(), &true.into());
+        Object::define_property(&ctx, &"event".into(), &getter);
         Ok(JsMaterializers {
             functions: map,
             given_args: RefCell::default(),
+            prepared_args: RefCell::default(),
             ctx,
             rebase: None,
             _query: query,
+            _event: event,
             ids: RefCell::default(),
         })
     }
@@ -114,19 +154,6 @@ impl JsMaterializers {
 
     pub fn clear_given_args(&self) {
         self.given_args.borrow_mut().clear();
-    }
-
-    /// `ctx.event` for functions that do not speak JSON (those get its parts as arguments).
-    fn set_event(&self, m: &Materializer, record: &EventRecord) {
-        let set = |on: &JsValue, k: &str, v: &JsValue| {
-            let _ = Reflect::set(on, &wasm_bindgen::intern(k).into(), v);
-        };
-        let event = Object::new();
-        set(&event, "name", &m.name);
-        set(&event, "seqNum", &record.seq_num.to_string().into());
-        set(&event, "clientId", &self.id_string(0, &record.client_id));
-        set(&event, "sessionId", &self.id_string(1, &record.session_id));
-        set(&self.ctx, "event", &event);
     }
 
     /// `id` as a JS string, made once while it stays the same (`slot` 0:
@@ -152,10 +179,37 @@ impl Materialize for JsMaterializers {
         }
     }
 
+    /// One `JSON.parse` for the args of all the events that go to a function
+    /// (and have no `Date` to revive), instead of one conversion each.
+    fn prepare(&self, events: &[EventRecord], schema: &Schema) {
+        let mut prepared = self.prepared_args.borrow_mut();
+        prepared.clear();
+        let mut seqs = Vec::new();
+        let mut text = String::from("[");
+        for e in events {
+            let Ok(def) = schema.event(&e.name) else { continue };
+            if def.materializer != Materializer::External || def.args_have_dates {
+                continue;
+            }
+            if !seqs.is_empty() {
+                text.push(',');
+            }
+            text.push_str(&serde_json::to_string(&e.args).expect("JSON values serialize"));
+            seqs.push(e.seq_num);
+        }
+        if seqs.len() < 2 {
+            return;
+        }
+        text.push(']');
+        let Ok(parsed) = js_sys::JSON::parse(&text) else { return };
+        let parsed: Array = parsed.unchecked_into();
+        prepared.extend(seqs.into_iter().zip(parsed.iter()));
+    }
+
     fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>> {
         let failed = |message: String| Error::MaterializerFailed { event: def.name.clone(), message };
         let m = self.functions.get(&def.name).ok_or_else(|| failed("no materializer function was given".into()))?;
-        let given = self.given_args.borrow_mut().pop_front();
+        let given = self.given_args.borrow_mut().pop_front().or_else(|| self.prepared_args_of(record));
         CURRENT_DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
         let returned = if m.json {
             let (args, json) = match given {
@@ -177,11 +231,17 @@ impl Materialize for JsMaterializers {
                 &self.id_string(1, &record.session_id),
             )
         } else {
-            self.set_event(m, record);
-            let args = given.unwrap_or_else(|| json_to_js(&record.args, Some(&def.schema)));
+            set_current_event(CurrentEvent::Record {
+                name: def.name.clone(),
+                seq_num: record.seq_num,
+                client_id: record.client_id.clone(),
+                session_id: record.session_id.clone(),
+            });
+            let args = given.unwrap_or_else(|| args_to_js(&record.args, def));
             m.f.call2(&JsValue::UNDEFINED, &args, &self.ctx)
         };
         CURRENT_DB.with(|slot| *slot.borrow_mut() = None);
+        set_current_event(CurrentEvent::None);
         let returned = returned.map_err(|e| {
             let message = js_message(&e);
             LAST_THROWN.with(|t| *t.borrow_mut() = Some(e));
@@ -199,6 +259,28 @@ impl Materialize for JsMaterializers {
 }
 
 impl JsMaterializers {
+    /// The prepared args of `record`, if it is the next one prepared.
+    fn prepared_args_of(&self, record: &EventRecord) -> Option<JsValue> {
+        let mut prepared = self.prepared_args.borrow_mut();
+        while let Some((seq, _)) = prepared.front() {
+            // Events before this one that were not materialized (skipped) are passed over.
+            if *seq == record.seq_num {
+                return prepared.pop_front().map(|(_, args)| args);
+            }
+            if *seq > record.seq_num {
+                return None;
+            }
+            prepared.pop_front();
+        }
+        None
+    }
+}
+
+fn set_current_event(event: CurrentEvent) {
+    CURRENT_EVENT.with(|slot| *slot.borrow_mut() = event);
+}
+
+impl JsMaterializers {
     fn decide(&self, f: &Function, pending: &EventRecord, db: &Rc<Db>) -> Result<Rebase> {
         let failed = |message: String| Error::MaterializerFailed { event: pending.name.clone(), message };
         let schema = db.schema.event(&pending.name).ok().map(|d| &d.schema);
@@ -211,10 +293,11 @@ impl JsMaterializers {
         set("seqNum", pending.seq_num.to_string().into());
         set("clientId", pending.client_id.as_str().into());
         set("sessionId", pending.session_id.as_str().into());
-        let _ = Reflect::set(&self.ctx, &"event".into(), &event);
+        set_current_event(CurrentEvent::Built(event.clone().into()));
         CURRENT_DB.with(|slot| *slot.borrow_mut() = Some(db.clone()));
         let decided = f.call2(&JsValue::UNDEFINED, &event, &self.ctx);
         CURRENT_DB.with(|slot| *slot.borrow_mut() = None);
+        set_current_event(CurrentEvent::None);
         let decided = decided.map_err(|e| failed(format!("the onRebase rule threw: {}", js_message(&e))))?;
         if decided.is_undefined() || decided.as_string().as_deref() == Some("keep") {
             return Ok(Rebase::Keep);

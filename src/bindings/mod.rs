@@ -4,6 +4,7 @@ mod convert;
 mod error;
 mod leader;
 mod materialize;
+mod rows;
 
 pub use leader::WasmLeader;
 
@@ -24,9 +25,14 @@ fn schema_of(schema: JsValue) -> Result<Schema, JsValue> {
     Schema::new(desc).js()
 }
 
+/// Event records given as an array of objects, or as its JSON text (how the
+/// leader hands over large batches: one string instead of a tree of values).
 fn records_of(events: JsValue) -> Result<Vec<EventRecord>, JsValue> {
-    serde_wasm_bindgen::from_value(events)
-        .map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a list of event records: {e}"))))
+    let invalid = |e: String| to_js(&crate::Error::InvalidUpstream(format!("not a list of event records: {e}")));
+    match events.as_string() {
+        Some(text) => serde_json::from_str(&text).map_err(|e| invalid(e.to_string())),
+        None => serde_wasm_bindgen::from_value(events).map_err(|e| invalid(e.to_string())),
+    }
 }
 
 fn seq_of(seq: JsValue) -> Result<SeqNum, JsValue> {

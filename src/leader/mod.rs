@@ -9,9 +9,21 @@
 //! open, a state behind the eventlog catches up, and a state made by another
 //! schema (hash) is rebuilt from the eventlog in one transaction, so an
 //! interrupted rebuild starts over on the next open.
+//!
+//! Both files are in WAL mode (see `configure`): a commit is atomic after a
+//! crash or a power loss, and costs one sync or none.
+//! - A commit of the eventlog that holds local events (a push, a rebase of
+//!   pending events, an import) syncs: it survives a power loss, and it also
+//!   makes every earlier commit of the file durable.
+//! - The other eventlog commits (the server's events taken in while nothing
+//!   is pending, the sync head) and every commit of the state do not sync: a
+//!   power loss may take the last of them. What they held comes back: the
+//!   server's events and the sync head on the next catch-up with the server,
+//!   the state by catching up (or rebuilding) from the eventlog on open,
+//!   since a state ahead of the eventlog (head or rebase generation) is rebuilt.
 
 use crate::changes::RowChange;
-use crate::db::Db;
+use crate::db::{rollback_journal_image, Db};
 use crate::error::{Error, Result};
 use crate::event::{EventRecord, SeqNum};
 use crate::schema::Schema;
@@ -132,6 +144,25 @@ fn insert_events(conn: &Connection, events: &[EventRecord]) -> Result<()> {
     Ok(())
 }
 
+/// Puts both files in WAL mode with exclusive locking: the leader is their
+/// only user, and without shared memory (OPFS) WAL needs it. The state never
+/// syncs on commit; the eventlog does once open (`Leader::open`) unless
+/// told otherwise (`unsynced`).
+fn configure(eventlog: &Connection, state: &Connection) -> Result<()> {
+    for conn in [eventlog, state] {
+        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE")?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // In-memory databases (tests, the simulator) have no file to journal.
+        if mode != "wal" && mode != "memory" {
+            return Err(Error::Sql(format!("could not put the database in WAL mode (journal mode is {mode})")));
+        }
+    }
+    // Opening only creates tables, which the next open would create again.
+    eventlog.execute_batch("PRAGMA synchronous = NORMAL")?;
+    state.execute_batch("PRAGMA synchronous = NORMAL")?;
+    Ok(())
+}
+
 /// Events read per page when replaying, so a long log is never all in memory.
 const PAGE: usize = 1_000;
 
@@ -147,6 +178,7 @@ impl Leader {
         status: &mut dyn FnMut(BootStatus),
     ) -> Result<(Leader, BootReport)> {
         status(BootStatus::Loading);
+        configure(&eventlog, &state)?;
         eventlog.execute_batch(EVENTLOG_SQL)?;
         eventlog.execute_batch(SYNC_META_SQL)?;
         state.execute_batch(STATE_META_SQL)?;
@@ -190,6 +222,7 @@ impl Leader {
         } else if state_head < leader.head {
             leader.replay(state_head, false, m, &mut report, status)?;
         }
+        leader.eventlog.execute_batch("PRAGMA synchronous = FULL")?;
         status(BootStatus::Done);
         Ok((leader, report))
     }
@@ -273,8 +306,9 @@ impl Leader {
     pub fn import_eventlog(&mut self, bytes: &[u8], m: &dyn Materialize) -> Result<()> {
         let invalid = |why: String| Error::InvalidImport(why);
         let mut source = Connection::open_in_memory()?;
+        let image = rollback_journal_image(bytes.to_vec());
         source
-            .deserialize_read_exact(rusqlite::MAIN_DB, bytes, bytes.len(), true)
+            .deserialize_read_exact(rusqlite::MAIN_DB, &image[..], image.len(), true)
             .map_err(|e| invalid(format!("not a SQLite database: {e}")))?;
         let events = read_events(&source, SeqNum::ROOT, usize::MAX)
             .map_err(|e| invalid(format!("not an eventlog of livestore-rs: {e}")))?;
@@ -311,7 +345,7 @@ impl Leader {
     /// Copies of both database files: `(state, eventlog)`.
     pub fn export(&mut self) -> Result<(Vec<u8>, Vec<u8>)> {
         let (state, _) = self.snapshot()?;
-        Ok((state, self.eventlog.serialize(rusqlite::MAIN_DB)?.to_vec()))
+        Ok((state, rollback_journal_image(self.eventlog.serialize(rusqlite::MAIN_DB)?.to_vec())))
     }
 
     fn read_head(&self) -> Result<SeqNum> {
@@ -332,6 +366,15 @@ impl Leader {
             .eventlog
             .query_row("SELECT value FROM __livestore_sync WHERE key = ?", [key], |r| r.get(0))
             .optional()?)
+    }
+
+    /// Runs `f`, whose eventlog commits hold only what the server has too:
+    /// they do not sync (see the module doc).
+    fn unsynced<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        self.eventlog.execute_batch("PRAGMA synchronous = NORMAL")?;
+        let out = f(self);
+        self.eventlog.execute_batch("PRAGMA synchronous = FULL")?;
+        out
     }
 
     fn set_sync_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
@@ -378,6 +421,7 @@ impl Leader {
         m: &dyn Materialize,
         report: &mut BootReport,
     ) -> Result<Vec<Vec<RowChange>>> {
+        m.prepare(events, &self.state.schema);
         let mut all = Vec::with_capacity(events.len());
         for e in events {
             match self.state.schema.event(&e.name) {

@@ -65,11 +65,13 @@ impl Leader {
 
     /// Synced events not yet confirmed by the server.
     pub fn pending_sync_count(&self) -> Result<u64> {
-        let n: i64 = self.eventlog.query_row(
-            "SELECT COUNT(*) FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?) AND client_only = 0",
-            params![self.sync_head.global as i64, self.sync_head.client],
-            |r| r.get(0),
-        )?;
+        // Asked on every status update: the statement is kept.
+        let n: i64 = self
+            .eventlog
+            .prepare_cached(
+                "SELECT COUNT(*) FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?) AND client_only = 0",
+            )?
+            .query_row(params![self.sync_head.global as i64, self.sync_head.client], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -190,7 +192,8 @@ impl Leader {
         if head == self.sync_head {
             return Ok(());
         }
-        Self::set_sync_meta(&self.eventlog, "head", &serde_json::to_string(&head).expect("seqnum"))?;
+        let value = serde_json::to_string(&head).expect("seqnum");
+        self.unsynced(|l| Self::set_sync_meta(&l.eventlog, "head", &value))?;
         self.sync_head = head;
         if let Some(undo) = &mut self.undo {
             let n = undo.events.partition_point(|(s, _)| *s <= head);
@@ -251,16 +254,27 @@ impl Leader {
                 Err(e) => dropped.push((p.clone(), e)),
             }
         }
-        let etx = self.eventlog.unchecked_transaction()?;
-        etx.execute(
-            "DELETE FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?)",
-            params![base.global as i64, base.client],
-        )?;
-        insert_events(&etx, foreign)?;
-        insert_events(&etx, &reapplied)?;
-        Self::set_sync_meta(&etx, "head", &serde_json::to_string(&sync_head).expect("seqnum"))?;
-        Self::set_sync_meta(&etx, "rebaseGeneration", &generation.to_string())?;
-        etx.commit()?;
+        let write_log = |l: &Self| {
+            let etx = l.eventlog.unchecked_transaction()?;
+            etx.execute(
+                "DELETE FROM __livestore_events WHERE (seq_global, seq_client) > (?, ?)",
+                params![base.global as i64, base.client],
+            )?;
+            insert_events(&etx, foreign)?;
+            insert_events(&etx, &reapplied)?;
+            Self::set_sync_meta(&etx, "head", &serde_json::to_string(&sync_head).expect("seqnum"))?;
+            Self::set_sync_meta(&etx, "rebaseGeneration", &generation.to_string())?;
+            etx.commit()?;
+            Ok(())
+        };
+        // Only the server's events: if a power loss takes them, they are
+        // pulled again. Rewritten pending events must be durable before they
+        // are pushed under their new numbers.
+        if pending.is_empty() {
+            self.unsynced(write_log)?;
+        } else {
+            write_log(self)?;
+        }
         self.set_state_meta("head", &serde_json::to_string(&head).expect("seqnum"))?;
         self.set_state_meta("rebaseGeneration", &generation.to_string())?;
         tx.commit()?;

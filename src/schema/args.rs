@@ -46,6 +46,22 @@ impl ArgSchema {
         self.check(value, &mut String::new())
     }
 
+    /// Whether a value of this schema holds a `Date` somewhere (JSON has none).
+    pub fn has_date(&self) -> bool {
+        match self {
+            ArgSchema::Date => true,
+            ArgSchema::Array { items: inner } | ArgSchema::Optional { inner } | ArgSchema::Nullable { inner } => {
+                inner.has_date()
+            }
+            ArgSchema::Struct { fields } => fields.values().any(ArgSchema::has_date),
+            ArgSchema::String
+            | ArgSchema::Number
+            | ArgSchema::Boolean
+            | ArgSchema::Json
+            | ArgSchema::Literal { .. } => false,
+        }
+    }
+
     /// The same struct with every field optional: the schema of a partial update.
     pub fn partial(&self) -> ArgSchema {
         match self {

@@ -59,6 +59,8 @@ pub struct EventDef {
     pub client_only: bool,
     pub schema: ArgSchema,
     pub materializer: Materializer,
+    /// `schema.has_date()`, asked once per event materialized.
+    pub args_have_dates: bool,
 }
 
 #[derive(Debug)]
@@ -100,8 +102,13 @@ impl Schema {
                     None => return Err(Error::InvalidSchema(format!("event '{}' has no materializer", e.name))),
                 },
             };
-            let def =
-                EventDef { name: e.name.clone(), client_only: e.client_only, schema: e.schema.clone(), materializer };
+            let def = EventDef {
+                name: e.name.clone(),
+                client_only: e.client_only,
+                schema: e.schema.clone(),
+                materializer,
+                args_have_dates: e.schema.has_date(),
+            };
             if events.insert(e.name.clone(), def).is_some() {
                 return Err(Error::InvalidSchema(format!("event '{}' is defined twice", e.name)));
             }
@@ -115,6 +122,7 @@ impl Schema {
                     client_only: true,
                     schema: client_document_set_args(doc),
                     materializer: Materializer::ClientDocumentSet { table: t.name.clone() },
+                    args_have_dates: client_document_set_args(doc).has_date(),
                 });
             }
         }

@@ -405,7 +405,7 @@ async function installPackageCopy(app) {
   const to = join(appDir(app), 'node_modules', 'livestore-rs')
   await rm(to, { recursive: true, force: true })
   const { files } = JSON.parse(await readFile(join(PKG_DIR, 'package.json'), 'utf8'))
-  for (const f of ['package.json', ...files]) await cp(join(PKG_DIR, f), join(to, f))
+  for (const f of ['package.json', ...files]) await cp(join(PKG_DIR, f), join(to, f), { recursive: true })
 }
 
 /** `npm install <pkg>`: npm links the folder. */
@@ -1003,7 +1003,7 @@ for (const [name, group] of nodeGroups) {
     const dir = join(workDir, `node-${name}`)
     await mkdir(join(dir, 'node_modules'), { recursive: true })
     const { files } = JSON.parse(await readFile(join(PKG_DIR, 'package.json'), 'utf8'))
-    for (const f of ['package.json', ...files]) await cp(join(PKG_DIR, f), join(dir, 'node_modules', 'livestore-rs', f))
+    for (const f of ['package.json', ...files]) await cp(join(PKG_DIR, f), join(dir, 'node_modules', 'livestore-rs', f), { recursive: true })
     const mod = instrument(group, { ts: false })
     await writeFile(join(dir, 'checks.mjs'), CHECKS_MJS)
     await writeFile(join(dir, 'main.mjs'), mod.text)

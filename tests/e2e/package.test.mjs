@@ -14,7 +14,7 @@
 // npm installs use --prefer-offline: vite is already in npm's cache from the
 // root `npm ci`. Nothing downloads a browser.
 import assert from 'node:assert/strict'
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -144,7 +144,10 @@ test('npm pack pkg/, install the tarball, vite build, run the example', { timeou
   const out = await run('npm', ['pack', '--json', '--pack-destination', workDir, PKG_DIR], { cwd: workDir })
   const packed = JSON.parse(out.slice(out.indexOf('[')))
   const files = packed[0].files.map((f) => f.path)
-  for (const f of ['package.json', 'livestore_rs.js', 'livestore_rs_bg.wasm']) {
+  // The JS the wasm module imports (wasm-bindgen snippets) too.
+  const snippets = (await readdir(join(PKG_DIR, 'snippets'), { recursive: true })).filter((f) => f.endsWith('.js'))
+  assert.ok(snippets.length > 0)
+  for (const f of ['package.json', 'livestore_rs.js', 'livestore_rs_bg.wasm', ...snippets.map((s) => `snippets/${s}`)]) {
     assert.ok(files.includes(f), `the packed package lacks ${f} (check "files" in js/package.json): ${files.join(', ')}`)
   }
   tarball = join(workDir, packed[0].filename)
