@@ -107,11 +107,15 @@ impl ArgSchema {
                 let Some(array) = value.as_array() else {
                     return fail(path, format!("expected an array, got {}", describe(value)));
                 };
+                // The index joins the path only on a mismatch (no formatting per valid item).
+                let len = path.len();
                 for (i, item) in array.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("[{i}]"));
-                    items.check(item, path)?;
-                    path.truncate(len);
+                    items.check(item, path).map_err(|mut m| {
+                        // A field of a top-level array's item came without its '.'.
+                        let dot = if m.path[len..].starts_with(['[', '.']) || m.path.len() == len { "" } else { "." };
+                        m.path.insert_str(len, &format!("[{i}]{dot}"));
+                        m
+                    })?;
                 }
                 Ok(())
             }
@@ -209,6 +213,14 @@ mod tests {
         assert_eq!(e.path, "x");
         let e = s.validate(&json!({"id": "a", "tags": [], "note": null, "prio": "low", "due": 1.5})).unwrap_err();
         assert_eq!((e.path.as_str(), e.message.as_str()), ("due", "expected a Date, got number 1.5"));
+        // Indexes of (nested) arrays, at the top level too.
+        let item = ArgSchema::Struct { fields: [("text".to_string(), ArgSchema::String)].into_iter().collect() };
+        let items = ArgSchema::Array { items: Box::new(ArgSchema::Array { items: Box::new(item) }) };
+        let e = items.validate(&json!([[{ "text": "a" }], [{ "text": "b" }, { "text": 3 }]])).unwrap_err();
+        assert_eq!(e.path, "[1][1].text");
+        let batch = ArgSchema::Struct { fields: [("items".to_string(), items)].into_iter().collect() };
+        let e = batch.validate(&json!({ "items": [[], [{}]] })).unwrap_err();
+        assert_eq!((e.path.as_str(), e.message.as_str()), ("items[1][0].text", "is missing"));
     }
 
     #[test]
