@@ -38,7 +38,8 @@ function mainCpu() {
     if (th === 'CrRendererMain' && e.name === 'ThreadControllerImpl::RunTask' && e.dur > 1000) { main += e.tdur; wall += e.dur }
     if (th?.startsWith('ThreadPoolForeground') && e.name === 'ThreadPool_RunTask') bg += e.tdur
   }
-  return { main: +(main / 1000).toFixed(1), bg: +(bg / 1000).toFixed(1) }
+  // A trace that lost the task (rare) counts as missing, not as 0.
+  return { main: main ? +(main / 1000).toFixed(1) : null, bg: +(bg / 1000).toFixed(1) }
 }
 
 async function traced(browser, page, fn, arg) {
@@ -92,7 +93,10 @@ for (let r = 0; r < rounds; r++) {
     console.log('ab'[i], JSON.stringify(res))
   }
 }
-const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1]
+const med = (xs) => {
+  const v = xs.filter((x) => x !== null).sort((x, y) => x - y)
+  return v.length ? v[v.length >> 1] : null
+}
 for (const i of [0, 1]) {
   const keys = Object.keys(acc[i][0])
   console.log(`${'ab'[i]} median main-thread CPU ms (w1, late: per 1,000 commits):`, keys.map((k) => `${k} ${med(acc[i].map((r) => r[k]))}`).join(' '))
