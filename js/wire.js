@@ -7,9 +7,14 @@
 // what its field-by-field conversion of the same JS value gives, errors
 // included. Values without an exact JSON form (bytes, bigints, NaN, integers
 // beyond 2^53, functions, symbols, objects other than plain ones, invalid
-// Dates) make the caller fall back to handing over the values themselves.
+// Dates, strings with a lone surrogate) make the caller fall back to handing
+// over the values themselves.
 
 import { encodeValue } from './util.js'
+
+// String.prototype.isWellFormed where the engine has it (not Safari before 16.4).
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+const wellFormed = typeof String.prototype.isWellFormed === 'function' ? (s) => s.isWellFormed() : (s) => !LONE_SURROGATE.test(s)
 
 const UNSAFE = 0
 const PLAIN = 1
@@ -18,7 +23,8 @@ const HAS_DATES = 2
 /** UNSAFE, PLAIN, or HAS_DATES (plain once its Dates are encoded as epoch ms). */
 function jsonKind(v) {
   switch (typeof v) {
-    case 'string':
+    case 'string': // a lone surrogate is no JSON the core reads (its own conversion replaces it)
+      return wellFormed(v) ? PLAIN : UNSAFE
     case 'boolean':
     case 'undefined': // skipped in objects, null in arrays: as the core does
       return PLAIN
@@ -39,6 +45,7 @@ function jsonKind(v) {
       if (proto === Date.prototype) return Number.isNaN(v.getTime()) ? UNSAFE : HAS_DATES
       if (proto !== Object.prototype && proto !== null) return UNSAFE
       for (const key of Object.keys(v)) {
+        if (!wellFormed(key)) return UNSAFE
         const k = jsonKind(v[key])
         if (k === UNSAFE) return UNSAFE
         if (k > kind) kind = k

@@ -19,7 +19,7 @@ test('events become [{ name, args }] JSON, Dates as epoch ms at any depth', () =
 })
 
 test('values without an exact JSON form take the other path', () => {
-  const unsafe = [NaN, Infinity, 2 ** 53, 10n, () => 1, Symbol('s'), new Uint8Array(1), new Date(NaN), new Map(), { toJSON: () => 1 }]
+  const unsafe = [NaN, Infinity, 2 ** 53, 10n, () => 1, Symbol('s'), new Uint8Array(1), new Date(NaN), new Map(), { toJSON: () => 1 }, 'cut \ud83d', { ['\udc00']: 1 }]
   for (const v of unsafe) {
     assert.equal(eventsJson(ev({ v })), undefined, String(typeof v === 'symbol' ? 'symbol' : v))
     assert.equal(eventsJson(ev([v])), undefined)
