@@ -8,7 +8,7 @@
 // know which tab that is: everything goes through the channel.
 
 import * as wasm from './livestore_rs.js' // a namespace: WasmLeader is looked up when used
-import { initWasm } from './wasm.js'
+import { compileWasm, initWasm } from './wasm.js'
 import { BRAND, LiveStoreError, describe, isPlainObject, randomId } from './util.js'
 import { saveUnflushedOnPageHide } from './unflushed.js'
 
@@ -140,14 +140,6 @@ function startWorker(spec, storeId) {
   return w
 }
 
-/** What the worker can receive of the `wasm` option: a URL string, bytes or a compiled module. */
-function wasmForWorker(src) {
-  if (src === undefined) return undefined
-  if (typeof src === 'string' || src instanceof URL) return new URL(src, globalThis.location?.href).href
-  if (src instanceof ArrayBuffer || ArrayBuffer.isView(src) || src instanceof WebAssembly.Module) return src
-  return undefined // a Request/Response cannot be sent: the worker loads its own copy
-}
-
 /**
  * A fingerprint of the schema's tables and events (not of the materializer
  * sources, which differ between the page's and the worker's bundles once
@@ -183,20 +175,32 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
     }
     return { fallback: missing, ids }
   }
-  const { ids, releaseSessionLock } = await resolveIdentity(storeId, { clientId, sessionId })
-  onStatus({ stage: 'loading' })
   if (typeof wasm.WasmSession?.fromSnapshot !== 'function') {
     throw new LiveStoreError('UNSUPPORTED', 'this build of livestore-rs has no persistence (WasmSession.fromSnapshot is missing)')
   }
-  let worker
+  // The slow parts start first: the worker's script loads and the module
+  // compiles (once, here: the worker gets the compiled module) while the
+  // identity is resolved.
+  const worker = startWorker(adapter.worker, storeId)
+  const module = compileWasm(wasmSource)
+  module.catch(() => {}) // a failure rejects the boot below
+  let identity
+  try {
+    identity = await resolveIdentity(storeId, { clientId, sessionId })
+  } catch (e) {
+    worker.terminate()
+    throw e
+  }
+  const { ids, releaseSessionLock } = identity
+  onStatus({ stage: 'loading' })
   let channel
   const abort = new AbortController()
   try {
-    worker = startWorker(adapter.worker, storeId)
     channel = new BroadcastChannel(channelName(storeId))
-    // The worker boots (and compiles its own wasm) while this thread compiles the page's.
-    const snapshot = waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents: adapter.unknownEvents, syncPayload, signal: abort.signal })
-    const [first] = await Promise.all([snapshot, initWasm(wasmSource)]).catch((e) => {
+    const snapshot = waitForSnapshot({ schema, worker, channel, ids, onStatus, module, unknownEvents: adapter.unknownEvents, syncPayload, signal: abort.signal })
+    // While the leader opens, this thread parses the schema (fromSnapshot then finds it parsed).
+    const ready = module.then(initWasm).then(() => wasm.prepareSchema?.(schema.desc))
+    const [first] = await Promise.all([snapshot, ready]).catch((e) => {
       abort.abort(e)
       throw e
     })
@@ -212,7 +216,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
     const link = new LeaderLink({ ids, worker, channel, session, releaseSessionLock, buffered: first.buffered, final: first.syncHead, generation: first.generation })
     return { link, session, ids }
   } catch (e) {
-    worker?.terminate()
+    worker.terminate()
     channel?.close()
     releaseSessionLock()
     throw e
@@ -224,13 +228,21 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
  * leader answers with a snapshot for this session. The first tab's own worker
  * may still be booting: its `leader` broadcast triggers another hello.
  */
-function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, unknownEvents, syncPayload, signal }) {
+function waitForSnapshot({ schema, worker, channel, ids, onStatus, module, unknownEvents, syncPayload, signal }) {
   const { storeId, sessionId } = ids
   return new Promise((resolve, reject) => {
     let lastStage = 'loading' // bootPersisted said so already
     let timer
-    const buffered = [] // channel messages after the snapshot, before LeaderLink listens
+    // Channel messages until LeaderLink listens. Those from before the snapshot
+    // too: the own worker's snapshot comes on another path (its port), which
+    // what the leader broadcast after it may overtake. LeaderLink skips what
+    // the snapshot already holds.
+    const buffered = []
     let snapshot
+    const accept = (m) => {
+      snapshot = m
+      done({ bytes: m.bytes, head: m.head, syncHead: m.syncHead, generation: m.generation, buffered })
+    }
     const fingerprint = schemaFingerprint(schema)
     const hello = () => channel.postMessage({ type: 'hello', storeId, sessionId, schema: fingerprint })
     const done = (value, error) => {
@@ -250,6 +262,8 @@ function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, u
         if (s.stage === 'done' || (s.stage === lastStage && s.stage !== 'rehydrating')) return
         lastStage = s.stage
         onStatus(s)
+      } else if (m?.type === 'snapshot' && m.to === sessionId && !snapshot) {
+        accept(m) // from this tab's worker, leading: sent unasked
       } else if (m?.type === 'fatal') {
         if (m.code === 'OPFS_UNAVAILABLE') done({ fallback: `the leader could not open OPFS: ${m.message}` })
         else done(undefined, new LiveStoreError(m.code ?? 'LEADER_FAILED', `the leader worker of store '${storeId}' failed: ${m.message}`))
@@ -263,16 +277,17 @@ function waitForSnapshot({ schema, worker, channel, ids, onStatus, wasmSource, u
       const m = e.data
       if (m?.storeId !== storeId) return
       if (snapshot) buffered.push(m)
-      else if (m.type === 'snapshot' && m.to === sessionId) {
-        snapshot = m
-        done({ bytes: m.bytes, head: m.head, syncHead: m.syncHead, generation: m.generation, buffered })
-      } else if (m.type === 'leader') hello()
+      else if (m.type === 'snapshot' && m.to === sessionId) accept(m)
       else if (m.type === 'error' && m.to === sessionId && m.code === 'SCHEMA_MISMATCH') {
         done(undefined, new LiveStoreError('SCHEMA_MISMATCH', m.message))
+      } else {
+        buffered.push(m)
+        if (m.type === 'leader') hello()
       }
     }
     signal?.addEventListener('abort', () => done(undefined, signal.reason))
-    worker.postMessage({ type: 'init', storeId, clientId: ids.clientId, sessionId, unknownEvents, syncPayload, wasm: wasmForWorker(wasmSource) })
+    // The worker starts once it has the compiled module (it only instantiates it).
+    module.then((wasm) => signal?.aborted || worker.postMessage({ type: 'init', storeId, clientId: ids.clientId, sessionId, schema: fingerprint, unknownEvents, syncPayload, wasm }), () => {})
     hello()
     let waited = 0
     timer = setInterval(() => {

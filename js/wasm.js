@@ -27,6 +27,43 @@ export function initWasm(wasm) {
   return initPromise
 }
 
+let modulePromise
+
+/**
+ * Compiles the module once per JS realm, without instantiating it: a
+ * persisted store compiles it on the page and hands the compiled module to its
+ * leader worker, which then only instantiates it (one compile instead of two,
+ * and the functions compiled lazily by either thread serve both). `wasm` is
+ * what initWasm accepts. A failure rejects with `WASM_LOAD_FAILED` (and a
+ * later call tries again).
+ */
+export function compileWasm(wasm) {
+  if (!modulePromise) {
+    modulePromise = compile(wasm).catch((e) => {
+      modulePromise = undefined
+      throw loadError(e, wasm)
+    })
+  }
+  return modulePromise
+}
+
+async function compile(source) {
+  if (source instanceof WebAssembly.Module) return source
+  // The same URL as wasm-bindgen's init uses (bundlers emit the file for this pattern).
+  if (source === undefined) source = new URL('livestore_rs_bg.wasm', import.meta.url)
+  if (typeof source === 'string' || source instanceof URL || (typeof Request === 'function' && source instanceof Request)) source = fetch(source)
+  source = await source
+  if (typeof Response === 'function' && source instanceof Response) {
+    if (!source.ok) throw new Error(`failed to fetch Wasm: ${source.status} ${source.statusText} fetching '${source.url}'`)
+    // Streaming compiles while the bytes arrive; it needs the wasm MIME type.
+    if (typeof WebAssembly.compileStreaming === 'function' && source.headers.get('Content-Type') === 'application/wasm') {
+      return WebAssembly.compileStreaming(source)
+    }
+    return WebAssembly.compile(await source.arrayBuffer())
+  }
+  return WebAssembly.compile(source)
+}
+
 /** The load failure with what usually causes it. */
 function loadError(cause, source) {
   const message = String(cause?.message ?? cause)

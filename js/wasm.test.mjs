@@ -40,3 +40,14 @@ test('in Node without the wasm option, the error says how to pass the bytes', as
   assert.match(err.message, /readFileSync/)
   globalThis.initFails = undefined
 })
+
+test('compileWasm compiles once per realm and hands back the same module; a failure can be retried', async () => {
+  const { compileWasm } = await import(pathToFileURL(join(dir, 'wasm.js')).href + '?compile')
+  const bad = await compileWasm(new Uint8Array([0, 1, 2])).then(() => null, (e) => e)
+  assert.equal(bad?.code, 'WASM_LOAD_FAILED')
+  const empty = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) // the smallest valid module
+  const module = await compileWasm(empty)
+  assert.ok(module instanceof WebAssembly.Module)
+  assert.equal(await compileWasm(), module) // compiled already: no fetch
+  assert.equal(await compileWasm(module), module)
+})

@@ -48,7 +48,7 @@ export function makeWorker(options) {
   scope.addEventListener('message', (e) => {
     const m = e.data
     if (m?.type === 'init' && !worker) {
-      worker = new LeaderWorker(options, m, (msg) => scope.postMessage(msg))
+      worker = new LeaderWorker(options, m, (msg, transfer) => scope.postMessage(msg, transfer))
       worker.start().catch((err) => worker.fatal(err))
     } else if (m?.type === 'close') {
       if (worker) worker.close()
@@ -74,6 +74,7 @@ class LeaderWorker {
   #abort = new AbortController() // cancels the wait for the lock on close
   #release // ends the lock callback: the lock goes to the next worker
   #closed = false
+  #greeted // the own tab's session, sent its snapshot unasked (its next hello is answered already)
 
   constructor(options, init, toTab) {
     this.#schema = options.schema
@@ -87,21 +88,31 @@ class LeaderWorker {
   }
 
   async start() {
-    await initWasm(this.#wasmSource)
-    if (typeof wasm.WasmLeader?.open !== 'function') {
-      throw new LiveStoreError('UNSUPPORTED', 'this build of livestore-rs has no WasmLeader')
-    }
-    if (this.#closed) return
+    // The module is instantiated while the lock is requested.
+    const loaded = initWasm(this.#wasmSource).then(() => {
+      if (typeof wasm.WasmLeader?.open !== 'function') {
+        throw new LiveStoreError('UNSUPPORTED', 'this build of livestore-rs has no WasmLeader')
+      }
+    })
     // Held for the worker's lifetime: the browser frees it when the worker ends
     // (tab closed, crashed, or terminate()), and the next tab's worker gets it.
-    await navigator.locks
-      .request(lockName(this.#storeId), { signal: this.#abort.signal }, () => this.#lead())
+    const name = lockName(this.#storeId)
+    const lead = (greet) => async () => {
+      await loaded
+      return this.#lead(greet)
+    }
+    // Free at once: this tab's session is booting with this leader (and gets its snapshot unasked).
+    const led = navigator.locks
+      .request(name, { ifAvailable: true }, (lock) => (lock ? lead(true)() : 'taken'))
+      .then((r) => r === 'taken' && navigator.locks.request(name, { signal: this.#abort.signal }, lead(false)))
       .catch((err) => {
         if (err?.name !== 'AbortError') throw err
       })
+    await loaded // a module that cannot load is fatal at once, not once this worker leads
+    await led
   }
 
-  async #lead() {
+  async #lead(greet) {
     if (this.#closed) return
     const held = new Promise((resolve) => (this.#release = resolve))
     this.#leader = await this.#open()
@@ -113,8 +124,29 @@ class LeaderWorker {
     this.#channel = new BroadcastChannel(channelName(this.#storeId))
     this.#channel.onmessage = (e) => this.#serve(e.data)
     this.#startSync()
+    if (greet) this.#snapshotForOwnTab()
     this.#send({ type: 'leader', status: this.#report() })
     await held
+  }
+
+  /**
+   * The own tab's session said hello before this leader listened: its
+   * snapshot goes out now, saving the round trip of the `leader` broadcast
+   * and a second hello. Only for the same schema (else its hello gets the error).
+   */
+  #snapshotForOwnTab() {
+    const { sessionId, schema } = this.#init
+    if (typeof sessionId !== 'string' || schema !== this.#fingerprint) return
+    try {
+      const { bytes, head, syncHead } = this.#leader.snapshot()
+      const message = { type: 'snapshot', to: sessionId, bytes, head, syncHead, generation: this.#leader.rebaseGeneration, again: false, storeId: this.#storeId }
+      this.#toTab(message, [bytes.buffer]) // the tab's own port: the bytes move, no copy
+      this.#greeted = sessionId
+      this.#syncStatus = '' // the new session needs to hear it
+      this.#scheduleStatus()
+    } catch {
+      // It asks again with a hello.
+    }
   }
 
   #startSync() {
@@ -208,6 +240,10 @@ class LeaderWorker {
     try {
       switch (m.type) {
         case 'hello': {
+          if (to === this.#greeted && !m.again) {
+            this.#greeted = undefined // its hello from before it got the snapshot sent unasked
+            break
+          }
           if (m.schema !== undefined && m.schema !== this.#fingerprint) {
             // Another version of the app: a snapshot of our tables would not fit its schema.
             this.#send({

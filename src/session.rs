@@ -169,7 +169,7 @@ impl Session {
         for t in self.db.schema.tables() {
             self.touched.table(t.name());
         }
-        Ok(Pulled { confirmed: 0, rebased: true, pending: self.pending().cloned().collect(), dropped })
+        Ok(Pulled { confirmed: 0, rebased: true, dropped })
     }
 
     pub fn schema(&self) -> &Schema {
@@ -463,21 +463,23 @@ impl Session {
             }
             self.rebase_generation = generation;
         }
-        let pending = if undo {
-            self.eventlog.truncate(keep);
-            reapplied
-        } else {
-            self.eventlog.split_off(pending_start)
-        };
-        for l in applied.iter().chain(&pending) {
+        for l in applied.iter().chain(&reapplied) {
             self.touched.changes(&schema, &l.changes);
         }
-        self.eventlog.extend(applied);
-        self.pending_from = self.eventlog.len();
-        self.upstream_head = self.eventlog.last().map_or(base, |l| l.record.seq_num);
-        self.eventlog.extend(pending);
+        let applied_len = applied.len();
+        if undo {
+            self.eventlog.truncate(keep);
+            self.eventlog.extend(applied);
+            self.eventlog.extend(reapplied);
+        } else {
+            // Nothing was undone: the pending events stay where they are, as
+            // they were (no copy of a long backlog on every confirmation).
+            self.eventlog.splice(keep..keep, applied);
+        }
+        self.pending_from = keep + applied_len;
+        self.upstream_head = self.eventlog[..self.pending_from].last().map_or(base, |l| l.record.seq_num);
         self.head = self.eventlog.last().map_or(self.upstream_head, |l| l.record.seq_num);
-        Ok(Pulled { confirmed: 0, rebased: reapply, pending: self.pending().cloned().collect(), dropped })
+        Ok(Pulled { confirmed: 0, rebased: reapply, dropped })
     }
 
     /// The sequence number of the event before `eventlog[index]`.
@@ -546,8 +548,6 @@ pub struct Pulled {
     pub confirmed: usize,
     /// Whether pending events were rolled back and re-applied on top.
     pub rebased: bool,
-    /// The events still pending (renumbered if rebased): to push again.
-    pub pending: Vec<EventRecord>,
     /// Pending events that no longer apply on the new state (their
     /// materializer failed), with why; they are dropped.
     pub dropped: Vec<(EventRecord, Error)>,

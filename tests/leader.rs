@@ -108,10 +108,11 @@ fn a_push_not_on_top_of_the_head_is_rejected_and_the_rebased_one_accepted() {
     let new = leader.events_after(b.upstream_head(), 100).unwrap();
     let pulled = b.pull(&new, &materialize).unwrap();
     assert!(pulled.rebased);
-    assert_eq!(leader.push(&pulled.pending, &materialize).unwrap(), Push::Accepted);
+    let pending: Vec<_> = b.pending().cloned().collect();
+    assert_eq!(leader.push(&pending, &materialize).unwrap(), Push::Accepted);
     assert_eq!(leader.events_after(livestore_rs::SeqNum::ROOT, 100).unwrap().len(), 2);
 
-    let mut gap = pulled.pending.clone();
+    let mut gap = pending.clone();
     gap[0].seq_num.global += 5;
     gap[0].parent_seq_num = leader.head();
     let mut second = gap[0].clone();

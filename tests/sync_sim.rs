@@ -451,7 +451,10 @@ impl World {
                 trace(format!("c{i}t{t} <- appended {}", show(&events)));
                 let pulled = tab.session.pull(&events, &materialize).unwrap_or_else(|e| panic!("c{i}t{t} pull: {e}"));
                 if pulled.rebased {
-                    trace(format!("c{i}t{t}   rebased, pending {}", show(&pulled.pending)));
+                    trace(format!(
+                        "c{i}t{t}   rebased, pending {}",
+                        show(&tab.session.pending().cloned().collect::<Vec<_>>())
+                    ));
                 }
                 dropped.extend(pulled.dropped);
             }

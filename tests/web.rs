@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Function, Reflect, JSON};
-use livestore_rs::bindings::WasmSession;
+use livestore_rs::bindings::{prepare_schema, WasmSession};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -150,6 +150,25 @@ fn pulled_events_reach_the_materializers_with_their_args_and_ctx_event() {
     assert_eq!(texts, ["noted e3 by other/o-tab", "noted e5 by other/o-tab", "noted e3 by other/o-tab (copy)"]);
     assert_eq!(stringify(&field(&rows.get(0), "tags")), r#"["dated"]"#);
     assert_eq!(field(&rows.get(1), "completed"), JsValue::TRUE);
+}
+
+#[wasm_bindgen_test]
+fn a_schema_prepared_ahead_serves_the_session_and_a_bad_one_fails_with_its_error() {
+    let desc = schema();
+    prepare_schema(desc.clone()).unwrap();
+    let options = js("{ storeId: 's', clientId: 'c', sessionId: 'tab' }");
+    let mut s = WasmSession::new(desc.clone(), materializers(), options.clone()).unwrap();
+    s.commit(events("[{ name: 'created', args: { id: 'a', text: 'A' } }]")).unwrap();
+    let count = js("{ kind: 'select', table: 'todos', result: 'count' }");
+    assert_eq!(s.query(count.clone()).unwrap().as_f64(), Some(1.0));
+
+    // Another descriptor (the same content, another object) is parsed again; a bad one fails as it would unprepared.
+    let bad = js("{ tables: [{ name: 'todos', columns: [] }], events: [], materializers: {} }");
+    let e = prepare_schema(bad.clone()).unwrap_err();
+    assert_eq!(field(&e, "code").as_string().unwrap(), "INVALID_SCHEMA");
+    assert!(WasmSession::new(bad, materializers(), options.clone()).is_err());
+    let again = WasmSession::new(schema(), materializers(), options).unwrap();
+    assert_eq!(again.query(count).unwrap().as_f64(), Some(0.0));
 }
 
 #[wasm_bindgen_test]

@@ -19,10 +19,30 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 
-fn schema_of(schema: JsValue) -> Result<Schema, JsValue> {
-    let desc: SchemaDesc = serde_wasm_bindgen::from_value(schema)
+thread_local! {
+    /// The last schema descriptor parsed (the JS object, deep-frozen by
+    /// makeSchema) and its schema: a persisted store parses it while it waits
+    /// for the leader's snapshot (`prepareSchema`), not after.
+    static PARSED: RefCell<Option<(JsValue, Schema)>> = const { RefCell::new(None) };
+}
+
+fn schema_of(desc: JsValue) -> Result<Schema, JsValue> {
+    let known = |(d, s): &(JsValue, Schema)| js_sys::Object::is(d, &desc).then(|| s.clone());
+    if let Some(schema) = PARSED.with_borrow(|p| p.as_ref().and_then(known)) {
+        return Ok(schema);
+    }
+    let parsed: SchemaDesc = serde_wasm_bindgen::from_value(desc.clone())
         .map_err(|e| to_js(&crate::Error::InvalidSchema(format!("schema descriptor: {e}"))))?;
-    Schema::new(desc).js()
+    let schema = Schema::new(parsed).js()?;
+    PARSED.set(Some((desc, schema.clone())));
+    Ok(schema)
+}
+
+/// Parses and checks a schema descriptor ahead of the session that needs it
+/// (its errors are the session's).
+#[wasm_bindgen(js_name = prepareSchema)]
+pub fn prepare_schema(desc: JsValue) -> Result<(), JsValue> {
+    schema_of(desc).map(drop)
 }
 
 /// Event records given as an array of objects, or as its JSON text (how the

@@ -63,7 +63,7 @@ pub struct EventDef {
     pub args_have_dates: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Schema {
     desc: SchemaDesc,
     tables: Vec<Table>,
