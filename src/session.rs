@@ -32,6 +32,23 @@ pub trait Materialize {
     /// implementation can prepare them all at once (the JS one converts
     /// their args in one go).
     fn prepare(&self, _events: &[EventRecord], _schema: &Schema) {}
+
+    /// The batch given to `prepare` is done (or failed): drop what is left of it.
+    fn unprepare(&self) {}
+}
+
+/// Materializes `events` one by one after `m.prepare`, and `m.unprepare`s
+/// whatever the outcome.
+pub fn materialize_batch<T>(
+    m: &dyn Materialize,
+    events: &[EventRecord],
+    schema: &Schema,
+    mut each: impl FnMut(&EventRecord) -> Result<T>,
+) -> Result<Vec<T>> {
+    m.prepare(events, schema);
+    let out = events.iter().map(&mut each).collect();
+    m.unprepare();
+    out
 }
 
 /// What the conflict rule does with a pending event during a rebase.
@@ -428,7 +445,7 @@ impl Session {
         let reapply = undo && pending_start < self.eventlog.len();
         let generation = self.rebase_generation + reapply as u32;
         let base = self.head_before(keep);
-        let mut applied = Vec::with_capacity(foreign.len());
+        let mut applied = Vec::new();
         let mut reapplied = Vec::new();
         let mut dropped = Vec::new();
         if undo || !foreign.is_empty() {
@@ -436,11 +453,10 @@ impl Session {
                 if undo {
                     self.undo(keep)?;
                 }
-                m.prepare(foreign, &self.db.schema);
-                for e in foreign {
+                applied = materialize_batch(m, foreign, &self.db.schema, |e| {
                     let def = self.db.schema.event(&e.name)?;
-                    applied.push(Logged { record: e.clone(), changes: self.materialize(def, e, m)? });
-                }
+                    Ok(Logged { record: e.clone(), changes: self.materialize(def, e, m)? })
+                })?;
                 let mut head = foreign.last().map_or(base, |e| e.seq_num);
                 for l in self.eventlog[pending_start..].iter().filter(|_| reapply) {
                     match reapply_event(&self.db, &l.record, head, generation, m) {

@@ -206,6 +206,10 @@ impl Materialize for JsMaterializers {
         prepared.extend(seqs.into_iter().zip(parsed.iter()));
     }
 
+    fn unprepare(&self) {
+        self.prepared_args.borrow_mut().clear();
+    }
+
     fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>> {
         let failed = |message: String| Error::MaterializerFailed { event: def.name.clone(), message };
         let m = self.functions.get(&def.name).ok_or_else(|| failed("no materializer function was given".into()))?;

@@ -27,7 +27,7 @@ use crate::db::{rollback_journal_image, Db};
 use crate::error::{Error, Result};
 use crate::event::{EventRecord, SeqNum};
 use crate::schema::Schema;
-use crate::session::{materialize_event, Materialize};
+use crate::session::{materialize_batch, materialize_event, Materialize};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::rc::Rc;
 
@@ -421,23 +421,18 @@ impl Leader {
         m: &dyn Materialize,
         report: &mut BootReport,
     ) -> Result<Vec<Vec<RowChange>>> {
-        m.prepare(events, &self.state.schema);
-        let mut all = Vec::with_capacity(events.len());
-        for e in events {
-            match self.state.schema.event(&e.name) {
-                Ok(def) => all.push(materialize_event(&self.state, def, e, m)?),
-                Err(err) => match self.unknown {
-                    UnknownEvents::Fail => return Err(err),
-                    UnknownEvents::Warn | UnknownEvents::Ignore => {
-                        if !report.unknown.contains(&e.name) {
-                            report.unknown.push(e.name.clone());
-                        }
-                        all.push(Vec::new());
+        materialize_batch(m, events, &self.state.schema, |e| match self.state.schema.event(&e.name) {
+            Ok(def) => materialize_event(&self.state, def, e, m),
+            Err(err) => match self.unknown {
+                UnknownEvents::Fail => Err(err),
+                UnknownEvents::Warn | UnknownEvents::Ignore => {
+                    if !report.unknown.contains(&e.name) {
+                        report.unknown.push(e.name.clone());
                     }
-                },
-            }
-        }
-        Ok(all)
+                    Ok(Vec::new())
+                }
+            },
+        })
     }
 
     fn set_state_meta(&self, key: &str, value: &str) -> Result<()> {
