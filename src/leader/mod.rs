@@ -16,7 +16,8 @@
 //!   pending events, an import) syncs: it survives a power loss, and it also
 //!   makes every earlier commit of the file durable.
 //! - The other eventlog commits (the server's events taken in while nothing
-//!   is pending, the sync head) and every commit of the state do not sync: a
+//!   is pending, the sync head) and the commits of the state do not sync
+//!   (but for the mark that makes the state stale before an import): a
 //!   power loss may take the last of them. What they held comes back: the
 //!   server's events and the sync head on the next catch-up with the server,
 //!   the state by catching up (or rebuilding) from the eventlog on open,
@@ -320,7 +321,12 @@ impl Leader {
             parent = e.seq_num;
         }
         // Mark the state stale first: from here on, any open rebuilds it.
-        self.state.conn.execute("DELETE FROM __livestore_state WHERE key = 'schemaHash'", [])?;
+        // The state's commits do not sync, but this one must survive a power
+        // loss that the imported eventlog survives.
+        self.state.conn.execute_batch(
+            "PRAGMA synchronous = FULL; DELETE FROM __livestore_state WHERE key = 'schemaHash'; \
+             PRAGMA synchronous = NORMAL;",
+        )?;
         let tx = self.eventlog.unchecked_transaction()?;
         tx.execute("DELETE FROM __livestore_events", [])?;
         // Which of these events a server has is unknown: all are pending again.
