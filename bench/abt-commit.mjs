@@ -5,6 +5,8 @@
 // 10,000 items after a batch of 100); `...bg`: the renderer's worker threads
 // (tier-up compilation, GC helpers) in the same window.
 //   node bench/abt-commit.mjs <pkgA> <pkgB> [rounds]     e.g. ../../main/pkg ../pkg 3
+// ABT_ARGS_A / ABT_ARGS_B: extra Chromium flags for one arm (space-separated),
+// e.g. ABT_ARGS_B=--js-flags=--no-wasm-dynamic-tiering to see the cost of tier-up.
 // The page is pages/ab-commit/ (the benchmark's schema, nothing else).
 import { build } from 'vite'
 import { chromium } from 'playwright-core'
@@ -49,8 +51,11 @@ async function traced(browser, page, fn, arg) {
   return mainCpu()
 }
 
+const baseArgs = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage']
+const argsOf = (name) => [...baseArgs, ...(process.env[`ABT_ARGS_${name.toUpperCase()}`] ?? '').split(' ').filter(Boolean)]
+
 async function once(name) {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: argsOf(name) })
   const page = await browser.newPage()
   await page.goto(`${server.url}/${name}/index.html`)
   await page.waitForFunction(() => window.ready)
@@ -67,7 +72,7 @@ async function once(name) {
   const late = await traced(browser, page, () => window.run(9000, 10000))
   await browser.close()
   // W3 in a fresh page
-  const b2 = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
+  const b2 = await chromium.launch({ executablePath: '/usr/bin/chromium', args: argsOf(name) })
   const p2 = await b2.newPage()
   await p2.goto(`${server.url}/${name}/index.html`)
   await p2.waitForFunction(() => window.ready)

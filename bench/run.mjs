@@ -43,6 +43,10 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--no-first-run',
+  // Headless Chromium loads its omnibox popup (a WebUI page in a renderer of its
+  // own) when a page navigates, and it takes CPU for a second or two on a 2-core
+  // machine: no part of either library, it only added noise to the first workload.
+  '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup',
   // performance.measureUserAgentSpecificMemory() answers at once instead of at the next GC (up to ~20 s)
   '--enable-blink-features=ForceEagerMeasureMemory',
 ]
