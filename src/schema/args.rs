@@ -41,9 +41,19 @@ pub struct Mismatch {
     pub message: String,
 }
 
+impl Mismatch {
+    /// The mismatch as seen from the value holding it under `part` (a field
+    /// name or an `[index]`): `a.b`, `a[1]`, `[1].b`, `[1][2]`.
+    fn within(mut self, part: &str) -> Mismatch {
+        let dot = !self.path.is_empty() && !self.path.starts_with('[');
+        self.path.insert_str(0, &format!("{part}{}", if dot { "." } else { "" }));
+        self
+    }
+}
+
 impl ArgSchema {
     pub fn validate(&self, value: &Value) -> Result<(), Mismatch> {
-        self.check(value, &mut String::new())
+        self.check(value)
     }
 
     /// Whether a value of this schema holds a `Date` somewhere (JSON has none).
@@ -79,8 +89,11 @@ impl ArgSchema {
         }
     }
 
-    fn check(&self, value: &Value, path: &mut String) -> Result<(), Mismatch> {
-        let fail = |path: &String, message: String| Err(Mismatch { path: path.clone(), message });
+    /// Checks `value`; a mismatch's path is relative to it. Paths are built
+    /// only on a mismatch, each level prefixing its part on the way out (no
+    /// formatting per valid field or item).
+    fn check(&self, value: &Value) -> Result<(), Mismatch> {
+        let fail = |message: String| Err(Mismatch { path: String::new(), message });
         match self {
             ArgSchema::String if value.is_string() => Ok(()),
             ArgSchema::Number if value.is_number() => Ok(()),
@@ -92,57 +105,50 @@ impl ArgSchema {
                     Ok(())
                 } else {
                     let allowed: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-                    fail(path, format!("expected one of {}, got {}", allowed.join(", "), describe(value)))
+                    fail(format!("expected one of {}, got {}", allowed.join(", "), describe(value)))
                 }
             }
             ArgSchema::Nullable { inner } => {
                 if value.is_null() {
                     Ok(())
                 } else {
-                    inner.check(value, path)
+                    inner.check(value)
                 }
             }
-            ArgSchema::Optional { inner } => inner.check(value, path),
+            ArgSchema::Optional { inner } => inner.check(value),
             ArgSchema::Array { items } => {
                 let Some(array) = value.as_array() else {
-                    return fail(path, format!("expected an array, got {}", describe(value)));
+                    return fail(format!("expected an array, got {}", describe(value)));
                 };
-                // The index joins the path only on a mismatch (no formatting per valid item).
-                let len = path.len();
                 for (i, item) in array.iter().enumerate() {
-                    items.check(item, path).map_err(|mut m| {
-                        // A field of a top-level array's item came without its '.'.
-                        let dot = if m.path[len..].starts_with(['[', '.']) || m.path.len() == len { "" } else { "." };
-                        m.path.insert_str(len, &format!("[{i}]{dot}"));
-                        m
-                    })?;
+                    items.check(item).map_err(|m| m.within(&format!("[{i}]")))?;
                 }
                 Ok(())
             }
             ArgSchema::Struct { fields } => {
                 let Some(object) = value.as_object() else {
-                    return fail(path, format!("expected an object, got {}", describe(value)));
+                    return fail(format!("expected an object, got {}", describe(value)));
                 };
+                let mut present = 0;
                 for (name, schema) in fields {
-                    let len = path.len();
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(name);
                     match object.get(name) {
-                        Some(v) => schema.check(v, path)?,
+                        Some(v) => {
+                            present += 1;
+                            schema.check(v).map_err(|m| m.within(name))?
+                        }
                         None if matches!(schema, ArgSchema::Optional { .. }) => {}
-                        None => return fail(path, "is missing".into()),
+                        None => return Err(Mismatch { path: name.clone(), message: "is missing".into() }),
                     }
-                    path.truncate(len);
                 }
-                if let Some(extra) = object.keys().find(|k| !fields.contains_key(*k)) {
-                    let field = if path.is_empty() { extra.clone() } else { format!("{path}.{extra}") };
-                    return fail(&field, "is not a field of this event".into());
+                // Every key is a field when as many keys as fields were found.
+                if object.len() > present {
+                    if let Some(extra) = object.keys().find(|k| !fields.contains_key(*k)) {
+                        return Err(Mismatch { path: extra.clone(), message: "is not a field of this event".into() });
+                    }
                 }
                 Ok(())
             }
-            expected => fail(path, format!("expected {}, got {}", expected.name(), describe(value))),
+            expected => fail(format!("expected {}, got {}", expected.name(), describe(value))),
         }
     }
 
