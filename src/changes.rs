@@ -16,7 +16,9 @@ use rusqlite::Connection;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-/// One row written: `old` is empty for an insert, `new` for a delete.
+/// One row written: `old` is empty for an insert, `new` for a delete. An
+/// insert's `new` holds its primary key only (the other columns null): that
+/// is all undoing it (a delete by key) and live-query invalidation read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowChange {
     pub table: Arc<str>,
@@ -31,17 +33,29 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn install(conn: &mut Connection, schema: &Schema) -> Result<Recorder> {
-        let tables: Vec<Arc<str>> = schema.tables().iter().map(|t| Arc::from(t.name())).collect();
+        // Each table with which of its columns an insert records.
+        let tables: Vec<(Arc<str>, Vec<bool>)> = schema
+            .tables()
+            .iter()
+            .map(|t| {
+                let pk: Vec<bool> = t.columns().iter().map(|c| c.primary_key).collect();
+                let keyed = pk.contains(&true);
+                (Arc::from(t.name()), if keyed { pk } else { vec![true; pk.len()] })
+            })
+            .collect();
         let changes = Arc::new(Mutex::new(Vec::new()));
         let sink = changes.clone();
         conn.preupdate_hook(Some(move |_action, db: &str, table: &str, case: &PreUpdateCase| {
             if db != "main" {
                 return;
             }
-            let Some(name) = tables.iter().find(|t| &***t == table) else {
+            let Some((name, inserted)) = tables.iter().find(|(t, _)| &**t == table) else {
                 return;
             };
             let (old, new) = match case {
+                PreUpdateCase::Insert(n) if n.get_column_count() as usize == inserted.len() => {
+                    (vec![], inserted_row(inserted, |i| n.get_new_column_value(i)))
+                }
                 PreUpdateCase::Insert(n) => (vec![], row(n.get_column_count(), |i| n.get_new_column_value(i))),
                 PreUpdateCase::Delete(o) => (row(o.get_column_count(), |i| o.get_old_column_value(i)), vec![]),
                 PreUpdateCase::Update { old_value_accessor: o, new_value_accessor: n } => (
@@ -68,6 +82,14 @@ impl Recorder {
     fn take(&self) -> Vec<RowChange> {
         self.changes.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
     }
+}
+
+fn inserted_row<'a>(
+    recorded: &[bool],
+    get: impl Fn(i32) -> rusqlite::Result<rusqlite::types::ValueRef<'a>>,
+) -> Vec<SqlValue> {
+    let value = |(i, &r)| if r { get(i as i32).map(owned).unwrap_or(SqlValue::Null) } else { SqlValue::Null };
+    recorded.iter().enumerate().map(value).collect()
 }
 
 fn row<'a>(count: i32, get: impl Fn(i32) -> rusqlite::Result<rusqlite::types::ValueRef<'a>>) -> Vec<SqlValue> {
@@ -119,6 +141,10 @@ fn pk_of<'a>(t: &Table, row: &'a [SqlValue]) -> Vec<&'a SqlValue> {
     t.columns().iter().zip(row).filter(|(c, _)| c.primary_key).map(|(_, v)| v).collect()
 }
 
+/// Beyond this many rows written to a table, its queries restricted to one
+/// row all run again: cheaper than keeping the key of every row a batch wrote.
+const MAX_ROW_KEYS: usize = 256;
+
 /// Tables and rows written since the live queries last ran.
 #[derive(Debug, Default, Clone)]
 pub struct Touched {
@@ -140,22 +166,33 @@ impl Touched {
     }
 
     pub fn changes(&mut self, schema: &Schema, changes: &[RowChange]) {
+        let mut last: Option<(&str, Option<usize>)> = None;
         for c in changes {
-            let pk = schema.table(&c.table).ok().and_then(|t| t.single_pk);
+            // A batch's changes come table by table: look each up once per run.
+            let pk = match last {
+                Some((name, pk)) if name == &*c.table => pk,
+                _ => {
+                    let pk = schema.table(&c.table).ok().and_then(|t| t.single_pk);
+                    last = Some((&c.table, pk));
+                    pk
+                }
+            };
             if !self.tables.contains_key(&*c.table) {
                 self.tables.insert(c.table.to_string(), Some(HashSet::new()));
             }
             let Some(slot) = self.tables.get_mut(&*c.table) else { continue };
-            match (slot, pk) {
-                (Some(keys), Some(i)) => {
-                    for row in [&c.old, &c.new] {
-                        if let Some(v) = row.get(i) {
-                            keys.insert(row_key(v));
-                        }
-                    }
+            let (Some(keys), Some(i)) = (slot.as_mut(), pk) else {
+                *slot = None;
+                continue;
+            };
+            if keys.len() >= MAX_ROW_KEYS {
+                *slot = None;
+                continue;
+            }
+            for row in [&c.old, &c.new] {
+                if let Some(v) = row.get(i) {
+                    keys.insert(row_key(v));
                 }
-                (slot, None) => *slot = None,
-                (None, _) => {}
             }
         }
     }
