@@ -20,6 +20,12 @@ pub trait Materialize {
     /// `db` reads the state as the commit has left it so far.
     fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>>;
 
+    /// Runs the writes of `record` on `db`. An implementation whose writes
+    /// come encoded (the JS one: as JSON) runs them as it decodes them.
+    fn apply(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<()> {
+        crate::write::run_writes(db, self.materialize(def, record, db)?)
+    }
+
     /// The app's conflict rule: called for each pending event about to be
     /// re-applied on top of events that came first upstream, with the state
     /// as it is at that point. The default keeps it (last write wins, in
@@ -635,7 +641,7 @@ pub fn materialize_event(
                 db.execute(&Sql { text: sql.clone(), params: named_args(&record.args) })?;
             }
             Materializer::External => {
-                crate::write::run_writes(db, m.materialize(def, record, db)?)?;
+                m.apply(def, record, db)?;
             }
             Materializer::ClientDocumentSet { table } => {
                 set_client_document(db, table, &record.args)?;

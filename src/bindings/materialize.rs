@@ -22,7 +22,7 @@ use crate::event::{EventInput, EventRecord, SeqNum};
 use crate::query::WriteDesc;
 use crate::schema::{EventDef, Materializer, Schema};
 use crate::session::{Materialize, Rebase};
-use crate::write::writes_from_json;
+use crate::write::{run_writes, run_writes_json, writes_from_json};
 use js_sys::{Array, Function, Object, Reflect};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -211,6 +211,29 @@ impl Materialize for JsMaterializers {
     }
 
     fn materialize(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Vec<WriteDesc>> {
+        match self.call(def, record, db)? {
+            Returned::Json(text) => writes_from_json(&text, &record.args),
+            Returned::Descs(writes) => Ok(writes),
+        }
+    }
+
+    fn apply(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<()> {
+        match self.call(def, record, db)? {
+            Returned::Json(text) => run_writes_json(db, &text, &record.args),
+            Returned::Descs(writes) => run_writes(db, writes),
+        }
+    }
+}
+
+/// What a materializer function returned: its writes as JSON text, or decoded.
+enum Returned {
+    Json(String),
+    Descs(Vec<WriteDesc>),
+}
+
+impl JsMaterializers {
+    /// Calls the event's function.
+    fn call(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> Result<Returned> {
         let failed = |message: String| Error::MaterializerFailed { event: def.name.clone(), message };
         let m = self.functions.get(&def.name).ok_or_else(|| failed("no materializer function was given".into()))?;
         let given = self.given_args.borrow_mut().pop_front().or_else(|| self.prepared_args_of(record));
@@ -253,12 +276,12 @@ impl Materialize for JsMaterializers {
         })?;
         if m.json {
             if let Some(text) = returned.as_string() {
-                return writes_from_json(&text, &record.args);
+                return Ok(Returned::Json(text));
             }
         }
         let mut writes = Vec::new();
         writes_of(&returned, &record.args, &mut writes)?;
-        Ok(writes)
+        Ok(Returned::Descs(writes))
     }
 }
 

@@ -1,168 +1,225 @@
-//! The writes of materializers: their SQL, and running them.
+//! The JSON form of writes, what the JS layer hands over in one boundary
+//! crossing: an array of write descriptors (the builders' `desc`).
 //!
-//! A run of writes of the same shape (table, kind, columns) shares one
-//! prepared statement: an event inserting 10,000 rows prepares once, then
-//! binds and steps. The SQL of each write is built into a reused buffer (no
-//! allocation) only to tell whether its shape changed.
-//!
-//! `writes_from_json` decodes the compact form the JS layer hands over in one
-//! boundary crossing: a JSON array of write descriptors (the builders' `desc`).
+//! `run_writes_json` decodes the plain inserts (no `onConflict`), the bulk of
+//! a batch, into rows whose text borrows from the JSON, and the rest, element
+//! by element, as `writes_from_json` does. Whatever does not decode that way
+//! (malformed JSON, a write of the wrong form) goes through
+//! `writes_from_json`, so errors are its own.
 
+use super::{run_writes, Cell, Row, Runner};
 use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::query::{where_sql, Bind, ConflictAction, Op, Sql, Where, WriteDesc};
-use crate::schema::Table;
-use crate::value::{encode, SqlValue, Val};
-use rusqlite::CachedStatement;
+use crate::query::{Bind, ConflictAction, Op, Where, WriteDesc};
+use crate::value::Val;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
 
-/// Runs `writes` in order on the state database.
-pub fn run_writes(db: &Db, writes: Vec<WriteDesc>) -> Result<()> {
-    let mut runner = Runner { db, sql: String::new(), params: Vec::new(), current: None };
+/// Runs a JSON array of write descriptors in order; all are decoded before
+/// the first runs.
+pub fn run_writes_json(db: &Db, text: &str, args: &serde_json::Value) -> Result<()> {
+    let Ok(wire) = serde_json::from_str::<Vec<Wire<'_>>>(text) else {
+        return run_writes(db, writes_from_json(text, args)?);
+    };
+    let writes = wire.into_iter().map(|w| w.decode(args)).collect::<Result<Vec<_>>>()?;
+    let mut runner = Runner::new(db);
     for w in writes {
-        runner.run(w)?;
+        match w {
+            Decoded::Insert { table, values } => runner.insert_row(&table, &values)?,
+            Decoded::Other(w) => runner.run(w)?,
+        }
     }
     Ok(())
 }
 
-struct Runner<'a> {
-    db: &'a Db,
-    sql: String,
-    params: Vec<SqlValue>,
-    /// The statement of the previous write, with its SQL.
-    current: Option<(String, CachedStatement<'a>)>,
+enum Decoded<'a> {
+    /// `{ kind: 'insert', table, values }`.
+    Insert {
+        table: Cow<'a, str>,
+        values: Row<'a>,
+    },
+    Other(WriteDesc),
 }
 
-impl Runner<'_> {
-    /// One write. Not inlined into the loop: a batch runs long enough for the
-    /// engine to swap in optimized code for the calls, not for a running loop.
+/// A write descriptor as read in one pass: its insert's parts, and the rest as JSON.
+struct Wire<'a> {
+    kind: Option<Cow<'a, str>>,
+    table: Option<Cow<'a, str>>,
+    values: Option<Row<'a>>,
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> Wire<'a> {
     #[inline(never)]
-    fn run(&mut self, w: WriteDesc) -> Result<()> {
-        if let WriteDesc::Sql { sql: text, bind } = w {
-            self.current = None;
-            self.db.execute(&Sql { text, params: bind })?;
-            return Ok(());
-        }
-        self.sql.clear();
-        self.params.clear();
-        write_sql(self.db, w, &mut self.sql, &mut self.params)?;
-        let stmt = match &mut self.current {
-            Some((same, stmt)) if *same == self.sql => stmt,
-            _ => {
-                self.current = None;
-                let stmt = self.db.conn.prepare_cached(&self.sql)?;
-                &mut self.current.insert((self.sql.clone(), stmt)).1
+    fn decode(self, args: &serde_json::Value) -> Result<Decoded<'a>> {
+        match self {
+            Wire { kind: Some(kind), table: Some(table), values: Some(values), rest }
+                if kind == "insert" && !rest.contains_key("onConflict") && distinct(&values) =>
+            {
+                Ok(Decoded::Insert { table, values })
             }
-        };
-        for (i, p) in self.params.iter().enumerate() {
-            stmt.raw_bind_parameter(i + 1, p)?;
-        }
-        stmt.raw_execute()?;
-        Ok(())
-    }
-}
-
-/// The SQL of an insert, update or delete into `sql`, its values (encoded by
-/// column type) into `params`.
-#[inline(never)]
-fn write_sql(db: &Db, w: WriteDesc, sql: &mut String, params: &mut Vec<SqlValue>) -> Result<()> {
-    match w {
-        WriteDesc::Insert { table, values, on_conflict } => {
-            let t = db.schema.table(&table)?;
-            let replace = matches!(on_conflict, Some((_, ConflictAction::Replace)));
-            sql.push_str(if replace { "INSERT OR REPLACE INTO " } else { "INSERT INTO " });
-            push_quoted(sql, &table);
-            if values.is_empty() {
-                sql.push_str(" DEFAULT VALUES");
-            } else {
-                sql.push_str(" (");
-                for (i, (c, v)) in values.iter().enumerate() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    push_quoted(sql, c);
-                    params.push(encode(&table, t.column(c)?, v)?);
+            Wire { kind, table, values, mut rest } => {
+                let text = |s: Cow<'_, str>| serde_json::Value::String(s.into_owned());
+                rest.extend(kind.map(|k| ("kind".to_string(), text(k))));
+                rest.extend(table.map(|t| ("table".to_string(), text(t))));
+                if let Some(values) = values {
+                    let object = values.into_iter().map(|(c, v)| (c.into_owned(), cell_json(v))).collect();
+                    rest.insert("values".into(), serde_json::Value::Object(object));
                 }
-                sql.push_str(") VALUES (?");
-                sql.push_str(&", ?".repeat(values.len() - 1));
-                sql.push(')');
+                write_of(serde_json::Value::Object(rest), args).map(Decoded::Other)
             }
-            if let Some((target, action @ (ConflictAction::Ignore | ConflictAction::Update(_)))) = &on_conflict {
-                sql.push_str(" ON CONFLICT (");
-                for (i, c) in target.iter().enumerate() {
-                    t.column(c)?;
-                    if i > 0 {
-                        sql.push_str(", ");
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Wire<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct WireVisitor;
+        impl<'de> Visitor<'de> for WireVisitor {
+            type Value = Wire<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a write descriptor")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<Wire<'de>, M::Error> {
+                let mut w = Wire { kind: None, table: None, values: None, rest: serde_json::Map::new() };
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    match &*key {
+                        "kind" => w.kind = Some(map.next_value::<Text<'de>>()?.0),
+                        "table" => w.table = Some(map.next_value::<Text<'de>>()?.0),
+                        "values" => w.values = Some(map.next_value::<RowOf<'de>>()?.0),
+                        _ => {
+                            w.rest.insert(key.into_owned(), map.next_value()?);
+                        }
                     }
-                    push_quoted(sql, c);
                 }
-                sql.push_str(") DO ");
-                match action {
-                    ConflictAction::Update(set) if !set.is_empty() => {
-                        sql.push_str("UPDATE SET ");
-                        set_sql(t, set, sql, params)?;
-                    }
-                    _ => sql.push_str("NOTHING"),
-                }
+                Ok(w)
             }
         }
-        WriteDesc::Update { table, set, filter } => {
-            let t = db.schema.table(&table)?;
-            if set.is_empty() {
-                return Err(Error::InvalidQuery(format!("update of '{table}' sets no column")));
+        d.deserialize_map(WireVisitor)
+    }
+}
+
+/// A column value back as JSON (for the writes `write_of` decodes).
+fn cell_json(cell: Cell<'_>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match cell {
+        Cell::Text(s) => J::String(s.into_owned()),
+        Cell::Val(Val::Null) => J::Null,
+        Cell::Val(Val::Bool(b)) => J::Bool(b),
+        Cell::Val(Val::Int(i) | Val::Date(i)) => J::from(i),
+        Cell::Val(Val::Real(f)) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+        Cell::Val(Val::Text(s)) => J::String(s),
+        Cell::Val(Val::Json(v)) => v,
+        Cell::Val(Val::Blob(b)) => J::from(b),
+    }
+}
+
+/// Whether a sorted row names each column once (a decoded object keeps the last).
+fn distinct(row: &Row<'_>) -> bool {
+    row.windows(2).all(|w| w[0].0 != w[1].0)
+}
+
+/// An object of column values as a row ordered by column name.
+struct RowOf<'a>(Row<'a>);
+
+impl<'de> Deserialize<'de> for RowOf<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_map(RowVisitor).map(RowOf)
+    }
+}
+
+struct RowVisitor;
+
+impl<'de> Visitor<'de> for RowVisitor {
+    type Value = Row<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of column values")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<Row<'de>, M::Error> {
+        let mut row = Row::with_capacity(map.size_hint().unwrap_or(4));
+        while let Some((Text(column), cell)) = map.next_entry::<Text<'de>, Cell<'de>>()? {
+            row.push((column, cell));
+        }
+        if !row.is_sorted_by(|a, b| a.0 <= b.0) {
+            row.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Ok(row)
+    }
+}
+
+/// A string, borrowed from the JSON when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
             }
-            sql.push_str("UPDATE ");
-            push_quoted(sql, &table);
-            sql.push_str(" SET ");
-            set_sql(t, &set, sql, params)?;
-            filter_sql(t, filter, sql, params)?;
+            fn visit_borrowed_str<E>(self, s: &'de str) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> std::result::Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s)))
+            }
         }
-        WriteDesc::Delete { table, filter } => {
-            let t = db.schema.table(&table)?;
-            sql.push_str("DELETE FROM ");
-            push_quoted(sql, &table);
-            filter_sql(t, filter, sql, params)?;
-        }
-        WriteDesc::Sql { .. } => unreachable!("raw SQL writes run as they are"),
+        d.deserialize_str(TextVisitor)
     }
-    Ok(())
 }
 
-fn set_sql(t: &Table, set: &[(String, Val)], sql: &mut String, params: &mut Vec<SqlValue>) -> Result<()> {
-    for (i, (c, v)) in set.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
+/// A column value, as `Val::from_json` reads it from a decoded JSON value.
+impl<'de> Deserialize<'de> for Cell<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct CellVisitor;
+        type Out<'de, E> = std::result::Result<Cell<'de>, E>;
+        impl<'de> Visitor<'de> for CellVisitor {
+            type Value = Cell<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Out<'de, E> {
+                Ok(Cell::Val(Val::Null))
+            }
+            fn visit_bool<E>(self, b: bool) -> Out<'de, E> {
+                Ok(Cell::Val(Val::Bool(b)))
+            }
+            fn visit_i64<E>(self, i: i64) -> Out<'de, E> {
+                Ok(Cell::Val(Val::Int(i)))
+            }
+            fn visit_u64<E>(self, u: u64) -> Out<'de, E> {
+                Ok(Cell::Val(i64::try_from(u).map_or(Val::Real(u as f64), Val::Int)))
+            }
+            fn visit_f64<E>(self, f: f64) -> Out<'de, E> {
+                Ok(Cell::Val(Val::Real(f)))
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Out<'de, E> {
+                Ok(Cell::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Out<'de, E> {
+                Ok(Cell::Text(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Out<'de, E> {
+                Ok(Cell::Text(Cow::Owned(s)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Out<'de, A::Error> {
+                let v = serde_json::Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Cell::Val(Val::Json(v)))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Out<'de, M::Error> {
+                let v = serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Cell::Val(Val::Json(v)))
+            }
         }
-        push_quoted(sql, c);
-        sql.push_str(" = ?");
-        params.push(encode(t.name(), t.column(c)?, v)?);
+        d.deserialize_any(CellVisitor)
     }
-    Ok(())
 }
-
-fn filter_sql(t: &Table, filter: Option<Where>, sql: &mut String, params: &mut Vec<SqlValue>) -> Result<()> {
-    if let Some(w) = filter {
-        sql.push_str(" WHERE ");
-        let mut values = Vec::new();
-        where_sql(t, &w, sql, &mut values)?;
-        params.extend(values.iter().map(Val::to_sql));
-    }
-    Ok(())
-}
-
-/// `"ident"`, with inner quotes doubled.
-fn push_quoted(sql: &mut String, ident: &str) {
-    sql.push('"');
-    for part in ident.split_inclusive('"') {
-        sql.push_str(part);
-        if part.ends_with('"') {
-            sql.push('"');
-        }
-    }
-    sql.push('"');
-}
-
-// ---------------------------------------------------------------------------
-// The JSON form
 
 /// Decodes a JSON array of write descriptors (`{ kind, table, values, set,
 /// where, onConflict, sql, bind }`); `args` (the event's) bind the named
@@ -353,12 +410,5 @@ mod tests {
         assert!(err(r#"[{"kind":"upsert","table":"t"}]"#).contains("unknown write kind"));
         assert!(err(r#"[{"kind":"delete","table":"t","where":{"id":{"op":"~","value":1}}}]"#).contains("operator"));
         assert!(err("{").contains("write descriptors"));
-    }
-
-    #[test]
-    fn quotes_identifiers() {
-        let mut sql = String::new();
-        push_quoted(&mut sql, r#"a"b""#);
-        assert_eq!(sql, r#""a""b""""#);
     }
 }

@@ -1,0 +1,74 @@
+//! W3's batch natively: one event of 10,000 items whose materializer returns
+//! its inserts as the JSON the JS layer hands over, for instruction counts
+//! under callgrind:
+//! `valgrind --tool=callgrind target/release/examples/profile_batch [descs]`
+//! (`descs`: decode the writes into descriptors first, the general path).
+
+use livestore_rs::db::Db;
+use livestore_rs::schema::{EventDef, Schema};
+use livestore_rs::write::{run_writes, run_writes_json, writes_from_json};
+use livestore_rs::{EventInput, EventRecord, Materialize, Session, SessionOptions};
+use serde_json::json;
+use std::rc::Rc;
+
+/// As the benchmark's `items.map(({ id, text }) => todos.insert({ id, text, completed: false }))`.
+struct Inserts {
+    descs: bool,
+}
+
+impl Inserts {
+    fn json(record: &EventRecord) -> String {
+        let items = record.args["items"].as_array().unwrap();
+        let writes: Vec<_> = items
+            .iter()
+            .map(|i| json!({ "kind": "insert", "table": "todos", "values": { "id": i["id"], "text": i["text"], "completed": false } }))
+            .collect();
+        serde_json::to_string(&writes).unwrap()
+    }
+}
+
+impl Materialize for Inserts {
+    fn materialize(
+        &self,
+        _: &EventDef,
+        record: &EventRecord,
+        _: &Rc<Db>,
+    ) -> livestore_rs::Result<Vec<livestore_rs::query::WriteDesc>> {
+        writes_from_json(&Self::json(record), &record.args)
+    }
+
+    fn apply(&self, def: &EventDef, record: &EventRecord, db: &Rc<Db>) -> livestore_rs::Result<()> {
+        if self.descs {
+            return run_writes(db, self.materialize(def, record, db)?);
+        }
+        run_writes_json(db, &Self::json(record), &record.args)
+    }
+}
+
+fn main() {
+    let schema = serde_json::from_value(json!({
+        "tables": [{ "name": "todos", "columns": [
+            { "name": "id", "type": "text", "primaryKey": true },
+            { "name": "text", "type": "text", "default": "" },
+            { "name": "completed", "type": "boolean", "default": false },
+            { "name": "deletedAt", "type": "integer", "nullable": true } ] }],
+        "events": [{ "name": "v1.TodosCreatedBatch", "schema": { "type": "struct", "fields": { "items": { "type": "array",
+            "items": { "type": "struct", "fields": { "id": { "type": "string" }, "text": { "type": "string" } } } } } } }],
+        "materializers": { "v1.TodosCreatedBatch": { "source": "({ items }) => items.map(…)" } }
+    }))
+    .unwrap();
+    let options = SessionOptions { store_id: "s".into(), client_id: "c1".into(), session_id: "tab1".into() };
+    let mut s = Session::new(Schema::new(schema).unwrap(), options).unwrap();
+    let m = Inserts { descs: std::env::args().any(|a| a == "descs") };
+    let events = |n: usize, prefix: &str| {
+        let items: Vec<_> =
+            (0..n).map(|i| json!({ "id": format!("{prefix}{i}"), "text": format!("todo {i:010}") })).collect();
+        let text =
+            serde_json::to_string(&json!([{ "name": "v1.TodosCreatedBatch", "args": { "items": items } }])).unwrap();
+        serde_json::from_str::<Vec<EventInput>>(&text).unwrap()
+    };
+    s.commit_owned(events(100, "w"), &m).unwrap();
+    s.refresh().unwrap();
+    s.commit_owned(events(10_000, "b"), &m).unwrap();
+    s.refresh().unwrap();
+}
