@@ -7,6 +7,7 @@
 // ctx.query) is turned into a descriptor here first (`toQuery`, `normalizeWrites`).
 
 import { BRAND, LiveStoreError, fail, isPlainObject, encodeValue, decodeBySchema, describe } from './util.js'
+import { exactJsonValue, markExactJson, wellFormed } from './wire.js'
 
 const WHERE_OPS = new Set(['=', '!=', '<', '>', '<=', '>=', 'IN', 'NOT IN', 'LIKE'])
 const CONFLICT_ACTIONS = new Set(['ignore', 'replace', 'update'])
@@ -200,7 +201,8 @@ export class QueryBuilder {
   }
 
   insert(values) {
-    return new WriteBuilder(this.#table, { kind: 'insert', values: writeValues(this.#table, values, 'insert') })
+    const v = writeValues(this.#table, values, 'insert')
+    return new WriteBuilder(this.#table, { kind: 'insert', values: v }, valuesExact)
   }
 
   /** Turns a raw result of the wasm core into this query's result (decoding, pluck, first, fallback). */
@@ -244,17 +246,34 @@ function buildSelectDesc(table, s) {
   return Object.freeze(desc)
 }
 
+// Whether the values of the last writeValues call have an exact JSON form
+// (set as it returns, so a getter of the values calling it again does not matter).
+let valuesExact = false
+
+/** The values of a write, checked against the table's columns and encoded (Dates as epoch ms). */
 function writeValues(table, values, what) {
   if (!isPlainObject(values)) throw queryError(`${what}: expected an object of column values, got ${describe(values)}`)
   const out = {}
+  let exact = true
   const keys = Object.keys(values) // not entries: no array per column on the path of every row written
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]
     const v = values[k]
     if (v === undefined) continue
-    checkColumn(table, k, what)
-    out[k] = encodeValue(v)
+    if (!Object.prototype.hasOwnProperty.call(table.columns, k)) checkColumn(table, k, what)
+    // Primitives inline: this runs for every row a batch writes.
+    if (typeof v === 'string') {
+      out[k] = v
+      if (exact && !wellFormed(v)) exact = false
+    } else if (typeof v === 'boolean' || v === null) {
+      out[k] = v
+    } else {
+      const e = encodeValue(v)
+      out[k] = e
+      if (exact && !exactJsonValue(e)) exact = false
+    }
   }
+  valuesExact = exact && wellFormed(table.name)
   return Object.freeze(out)
 }
 
@@ -262,11 +281,13 @@ function writeValues(table, values, what) {
 export class WriteBuilder {
   #table
   #s
-  constructor(table, state) {
+  /** `exact`: the state's values have an exact JSON form (see wire.js). */
+  constructor(table, state, exact = false) {
     this.#table = table
     this.#s = Object.freeze(state)
     // A plain field, read-only once frozen: cheaper than defineProperty for every row written.
     this.desc = buildWriteDesc(table, this.#s)
+    if (exact && state.kind === 'insert' && !state.onConflict) markExactJson(this.desc)
     Object.freeze(this)
   }
 
@@ -382,7 +403,12 @@ const WRITE_KINDS = new Set(['insert', 'update', 'delete', 'sql'])
 export function normalizeWrites(result, eventName, out = []) {
   if (result === undefined || result === null) return out
   if (Array.isArray(result)) {
-    for (const r of result) normalizeWrites(r, eventName, out)
+    for (let i = 0; i < result.length; i++) {
+      const r = result[i]
+      // Builders inline: an array of them is how a batch writes its rows.
+      if (isWriteBuilder(r)) out.push(r.desc)
+      else normalizeWrites(r, eventName, out)
+    }
     return out
   }
   if (typeof result === 'string') {

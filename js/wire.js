@@ -14,7 +14,7 @@ import { encodeValue } from './util.js'
 
 // String.prototype.isWellFormed where the engine has it (not Safari before 16.4).
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-const wellFormed = typeof String.prototype.isWellFormed === 'function' ? (s) => s.isWellFormed() : (s) => !LONE_SURROGATE.test(s)
+export const wellFormed = typeof String.prototype.isWellFormed === 'function' ? (s) => s.isWellFormed() : (s) => !LONE_SURROGATE.test(s)
 
 const UNSAFE = 0
 const PLAIN = 1
@@ -57,6 +57,17 @@ function jsonKind(v) {
   }
 }
 
+/** Whether a value (with its Dates already encoded) has an exact JSON form. */
+export const exactJsonValue = (v) => jsonKind(v) === PLAIN
+
+// Write descriptors the builders made of values they checked as they encoded
+// them (`markExactJson`): writesJson does not walk them again.
+const EXACT = new WeakSet()
+
+export function markExactJson(desc) {
+  EXACT.add(desc)
+}
+
 /** A value as JSON text with Dates as epoch ms, or undefined where that is not exact. */
 function valueJson(v) {
   const kind = jsonKind(v)
@@ -87,7 +98,7 @@ export function writesJson(writes) {
   let sql = false
   for (const w of writes) {
     if (typeof w === 'string') sql = true
-    else if (jsonKind(w) !== PLAIN) return undefined
+    else if (!EXACT.has(w) && jsonKind(w) !== PLAIN) return undefined
   }
   return JSON.stringify(sql ? writes.map((w) => (typeof w === 'string' ? { kind: 'sql', sql: w } : w)) : writes)
 }
