@@ -2,7 +2,8 @@
 //! its inserts as the JSON the JS layer hands over, for instruction counts
 //! under callgrind:
 //! `valgrind --tool=callgrind target/release/examples/profile_batch [descs]`
-//! (`descs`: decode the writes into descriptors first, the general path).
+//! (`descs`: decode the writes into descriptors first, the general path;
+//! `single`: 5,000 events of one item each instead, as W1 commits them).
 
 use livestore_rs::db::Db;
 use livestore_rs::schema::{EventDef, Schema};
@@ -69,6 +70,13 @@ fn main() {
     };
     s.commit_owned(events(100, "w"), &m).unwrap();
     s.refresh().unwrap();
+    if std::env::args().any(|a| a == "single") {
+        for i in 0..5_000 {
+            s.commit_owned(events(1, &format!("s{i}_")), &m).unwrap();
+            s.refresh().unwrap();
+        }
+        return;
+    }
     s.commit_owned(events(10_000, "b"), &m).unwrap();
     s.refresh().unwrap();
 }

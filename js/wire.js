@@ -93,12 +93,63 @@ export function eventsJson(events) {
  * Normalized writes (write descriptors and SQL text) as a JSON array of
  * descriptors (SQL text as `{ kind: 'sql', sql }`), or undefined when a value
  * has no exact JSON form. The descriptors' values are already encoded (no Dates).
+ *
+ * A run of plain inserts the builders made into the same table with the same
+ * columns (a batch) goes as one `{ kind: 'insertRows', table, columns, rows }`,
+ * each row its values in the columns' order: the core reads no key per value.
  */
 export function writesJson(writes) {
   let sql = false
-  for (const w of writes) {
+  let exact = 0
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]
     if (typeof w === 'string') sql = true
-    else if (!EXACT.has(w) && jsonKind(w) !== PLAIN) return undefined
+    else if (EXACT.has(w)) exact++
+    else if (jsonKind(w) !== PLAIN) return undefined
   }
+  if (exact > 1) return JSON.stringify(withRuns(writes))
   return JSON.stringify(sql ? writes.map((w) => (typeof w === 'string' ? { kind: 'sql', sql: w } : w)) : writes)
+}
+
+/** `writes` (checked) with their runs of plain inserts as insertRows. */
+function withRuns(writes) {
+  const out = []
+  let run = null // the insertRows at the end of `out`, if any
+  let single = -1 // else the index in `out` of a plain insert a run could start from
+  let singleColumns
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]
+    if (!EXACT.has(w)) {
+      run = null
+      single = -1
+      out.push(typeof w === 'string' ? { kind: 'sql', sql: w } : w)
+      continue
+    }
+    const columns = Object.keys(w.values)
+    if (run !== null && run.table === w.table && sameColumns(run.columns, columns)) {
+      run.rows.push(rowOf(w.values, columns))
+    } else if (single >= 0 && out[single].table === w.table && sameColumns(singleColumns, columns)) {
+      run = { kind: 'insertRows', table: w.table, columns, rows: [rowOf(out[single].values, columns), rowOf(w.values, columns)] }
+      out[single] = run
+      single = -1
+    } else {
+      run = null
+      single = out.length
+      singleColumns = columns
+      out.push(w)
+    }
+  }
+  return out
+}
+
+function sameColumns(a, b) {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+function rowOf(values, columns) {
+  const row = new Array(columns.length)
+  for (let i = 0; i < columns.length; i++) row[i] = values[columns[i]]
+  return row
 }

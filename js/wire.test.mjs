@@ -34,3 +34,32 @@ test('writes become a JSON array of descriptors, SQL text as { kind: sql }', () 
   assert.equal(writesJson([{ kind: 'insert', table: 't', values: { b: new Uint8Array([1]) } }]), undefined)
   assert.equal(writesJson([{ kind: 'delete', table: 't', where: { n: NaN } }]), undefined)
 })
+
+test("a run of the builders' plain inserts into one table with the same columns goes as insertRows", async () => {
+  const { State } = await import('./schema.js')
+  const t = State.SQLite.table({ name: 't', columns: { id: State.SQLite.text({ primaryKey: true }), n: State.SQLite.integer(), at: State.SQLite.datetime() } })
+  const u = State.SQLite.table({ name: 'u', columns: { id: State.SQLite.text({ primaryKey: true }) } })
+  const writes = [
+    t.insert({ id: 'a', n: 1 }),
+    t.insert({ id: 'b', n: 2, at: new Date(5) }), // other columns: a run of its own
+    t.insert({ id: 'c', n: 3, at: new Date(6) }),
+    t.insert({ id: 'd', n: null, at: undefined }), // undefined is left out: the columns of a and e
+    t.insert({ id: 'e', n: 5 }),
+    'DELETE FROM u',
+    u.insert({ id: 'x' }),
+    u.insert({ id: 'y' }),
+    t.insert({ id: 'f', n: 6 }).onConflict('id', 'ignore'), // not a plain insert
+    t.insert({ id: 'g', n: 7 }),
+  ].map((w) => (typeof w === 'string' ? w : w.desc))
+  assert.deepEqual(JSON.parse(writesJson(writes)), [
+    { kind: 'insert', table: 't', values: { id: 'a', n: 1 } },
+    { kind: 'insertRows', table: 't', columns: ['id', 'n', 'at'], rows: [['b', 2, 5], ['c', 3, 6]] },
+    { kind: 'insertRows', table: 't', columns: ['id', 'n'], rows: [['d', null], ['e', 5]] },
+    { kind: 'sql', sql: 'DELETE FROM u' },
+    { kind: 'insertRows', table: 'u', columns: ['id'], rows: [['x'], ['y']] },
+    { kind: 'insert', table: 't', values: { id: 'f', n: 6 }, onConflict: { target: ['id'], action: 'ignore' } },
+    { kind: 'insert', table: 't', values: { id: 'g', n: 7 } },
+  ])
+  // a value without an exact JSON form: the descriptors themselves
+  assert.equal(writesJson([t.insert({ id: 'a', n: 1 }).desc, t.insert({ id: 'cut \ud83d' }).desc]), undefined)
+})

@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::query::{Bind, ConflictAction, Op, Where, WriteDesc};
 use crate::value::Val;
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
@@ -20,10 +20,9 @@ use std::fmt;
 /// Runs a JSON array of write descriptors in order; all are decoded before
 /// the first runs.
 pub fn run_writes_json(db: &Db, text: &str, args: &serde_json::Value) -> Result<()> {
-    let Ok(wire) = serde_json::from_str::<Vec<Wire<'_>>>(text) else {
+    let Some(writes) = decode_all(text, args) else {
         return run_writes(db, writes_from_json(text, args)?);
     };
-    let writes = wire.into_iter().map(|w| w.decode(args)).collect::<Result<Vec<_>>>()?;
     let mut runner = Runner::new(db);
     for w in writes {
         match w {
@@ -32,6 +31,45 @@ pub fn run_writes_json(db: &Db, text: &str, args: &serde_json::Value) -> Result<
         }
     }
     Ok(())
+}
+
+/// The writes of `text`; `None` where they do not decode this way (the
+/// general decoder then tells why).
+fn decode_all<'a>(text: &'a str, args: &serde_json::Value) -> Option<Vec<Decoded<'a>>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Sized from the text up front: a batch's vector is not copied as it grows.
+    let writes = DecodeAll { args, capacity: text.len() / 64 }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(writes)
+}
+
+struct DecodeAll<'x> {
+    args: &'x serde_json::Value,
+    capacity: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for DecodeAll<'_> {
+    type Value = Vec<Decoded<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DecodeAll<'_> {
+    type Value = Vec<Decoded<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of write descriptors")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> std::result::Result<Self::Value, S::Error> {
+        let mut writes = Vec::with_capacity(self.capacity);
+        while let Some(w) = seq.next_element::<Wire<'de>>()? {
+            w.decode_into(self.args, &mut writes).map_err(serde::de::Error::custom)?;
+        }
+        Ok(writes)
+    }
 }
 
 enum Decoded<'a> {
@@ -43,24 +81,48 @@ enum Decoded<'a> {
     Other(WriteDesc),
 }
 
-/// A write descriptor as read in one pass: its insert's parts, and the rest as JSON.
+/// A write descriptor as read in one pass: the parts of its inserts, and the
+/// rest as JSON.
 struct Wire<'a> {
     kind: Option<Cow<'a, str>>,
     table: Option<Cow<'a, str>>,
     values: Option<Row<'a>>,
+    /// Of an `insertRows`.
+    columns: Option<Vec<Cow<'a, str>>>,
+    rows: Option<Vec<Vec<Cell<'a>>>>,
     rest: serde_json::Map<String, serde_json::Value>,
 }
 
 impl<'a> Wire<'a> {
+    /// Appends the write (an `insertRows`: its inserts) to `out`. The errors
+    /// of an `insertRows` are told by `writes_from_json`.
     #[inline(never)]
-    fn decode(self, args: &serde_json::Value) -> Result<Decoded<'a>> {
+    fn decode_into(self, args: &serde_json::Value, out: &mut Vec<Decoded<'a>>) -> Result<()> {
         match self {
-            Wire { kind: Some(kind), table: Some(table), values: Some(values), rest }
+            Wire { kind: Some(kind), table: Some(table), values: Some(values), rest, .. }
                 if kind == "insert" && !rest.contains_key("onConflict") && distinct(&values) =>
             {
-                Ok(Decoded::Insert { table, values })
+                out.push(Decoded::Insert { table, values });
             }
-            Wire { kind, table, values, mut rest } => {
+            Wire { kind: Some(kind), table: Some(table), columns: Some(columns), rows: Some(rows), .. }
+                if kind == "insertRows" =>
+            {
+                // The columns by name, as a row decoded from an object has them.
+                let mut order: Vec<usize> = (0..columns.len()).collect();
+                order.sort_by(|&a, &b| columns[a].cmp(&columns[b]));
+                if order.windows(2).any(|w| columns[w[0]] == columns[w[1]]) {
+                    return Err(Error::InvalidQuery("insertRows: a column is named twice".into()));
+                }
+                for mut cells in rows {
+                    if cells.len() != columns.len() {
+                        return Err(Error::InvalidQuery("insertRows: a row of the wrong length".into()));
+                    }
+                    let take =
+                        |&i: &usize| (columns[i].clone(), std::mem::replace(&mut cells[i], Cell::Val(Val::Null)));
+                    out.push(Decoded::Insert { table: table.clone(), values: order.iter().map(take).collect() });
+                }
+            }
+            Wire { kind, table, values, mut rest, .. } => {
                 let text = |s: Cow<'_, str>| serde_json::Value::String(s.into_owned());
                 rest.extend(kind.map(|k| ("kind".to_string(), text(k))));
                 rest.extend(table.map(|t| ("table".to_string(), text(t))));
@@ -68,9 +130,10 @@ impl<'a> Wire<'a> {
                     let object = values.into_iter().map(|(c, v)| (c.into_owned(), cell_json(v))).collect();
                     rest.insert("values".into(), serde_json::Value::Object(object));
                 }
-                write_of(serde_json::Value::Object(rest), args).map(Decoded::Other)
+                out.push(Decoded::Other(write_of(serde_json::Value::Object(rest), args)?));
             }
         }
+        Ok(())
     }
 }
 
@@ -83,12 +146,23 @@ impl<'de> Deserialize<'de> for Wire<'de> {
                 f.write_str("a write descriptor")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<Wire<'de>, M::Error> {
-                let mut w = Wire { kind: None, table: None, values: None, rest: serde_json::Map::new() };
+                let mut w = Wire {
+                    kind: None,
+                    table: None,
+                    values: None,
+                    columns: None,
+                    rows: None,
+                    rest: serde_json::Map::new(),
+                };
                 while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
                     match &*key {
                         "kind" => w.kind = Some(map.next_value::<Text<'de>>()?.0),
                         "table" => w.table = Some(map.next_value::<Text<'de>>()?.0),
                         "values" => w.values = Some(map.next_value::<RowOf<'de>>()?.0),
+                        "columns" => {
+                            w.columns = Some(map.next_value::<Vec<Text<'de>>>()?.into_iter().map(|t| t.0).collect())
+                        }
+                        "rows" => w.rows = Some(map.next_value()?),
                         _ => {
                             w.rest.insert(key.into_owned(), map.next_value()?);
                         }
@@ -229,7 +303,16 @@ impl<'de> Deserialize<'de> for Cell<'de> {
 /// is shared with every other JSON read, so the engine optimizes one copy.
 pub fn writes_from_json(text: &str, args: &serde_json::Value) -> Result<Vec<WriteDesc>> {
     match serde_json::from_str(text) {
-        Ok(serde_json::Value::Array(items)) => items.into_iter().map(|w| write_of(w, args)).collect(),
+        Ok(serde_json::Value::Array(items)) => {
+            let mut writes = Vec::with_capacity(items.len());
+            for w in items {
+                match w.get("kind").and_then(|k| k.as_str()) {
+                    Some("insertRows") => writes.extend(inserts_of_rows(w)?),
+                    _ => writes.push(write_of(w, args)?),
+                }
+            }
+            Ok(writes)
+        }
         Ok(_) => Err(Error::InvalidQuery("write descriptors: expected an array".into())),
         Err(e) => Err(Error::InvalidQuery(format!("write descriptors: {e}"))),
     }
@@ -271,6 +354,28 @@ fn write_of(w: serde_json::Value, args: &serde_json::Value) -> Result<WriteDesc>
         },
         other => return Err(Error::InvalidQuery(format!("unknown write kind '{other}'"))),
     })
+}
+
+/// The inserts of `{ kind: 'insertRows', table, columns, rows }` (a run of
+/// inserts of the same columns, each row its values in the columns' order).
+fn inserts_of_rows(w: serde_json::Value) -> Result<Vec<WriteDesc>> {
+    use serde_json::Value as J;
+    let invalid = |what: &str| Error::InvalidQuery(format!("insertRows needs {what}"));
+    let (Some(J::String(table)), Some(J::Array(columns)), Some(J::Array(rows))) =
+        (w.get("table"), w.get("columns"), w.get("rows"))
+    else {
+        return Err(invalid("'table', 'columns' and 'rows'"));
+    };
+    let columns: Vec<&str> =
+        columns.iter().map(J::as_str).collect::<Option<_>>().ok_or_else(|| invalid("column names"))?;
+    let insert = |row: &J| match row {
+        J::Array(cells) if cells.len() == columns.len() => {
+            let values = columns.iter().zip(cells).map(|(c, v)| (c.to_string(), v.clone())).collect();
+            Ok(WriteDesc::Insert { table: table.clone(), values: pairs_of(J::Object(values))?, on_conflict: None })
+        }
+        _ => Err(invalid("rows of one value per column")),
+    };
+    rows.iter().map(insert).collect()
 }
 
 /// An object of column values, in key order.
