@@ -275,7 +275,7 @@ impl JsMaterializers {
             failed(message)
         })?;
         if m.json {
-            if let Some(text) = returned.as_string() {
+            if let Some(text) = super::text::string_of(&returned) {
                 return Ok(Returned::Json(text));
             }
         }

@@ -5,6 +5,7 @@ mod error;
 mod leader;
 mod materialize;
 mod rows;
+mod text;
 
 pub use leader::WasmLeader;
 
@@ -49,7 +50,7 @@ pub fn prepare_schema(desc: JsValue) -> Result<(), JsValue> {
 /// leader hands over large batches: one string instead of a tree of values).
 fn records_of(events: JsValue) -> Result<Vec<EventRecord>, JsValue> {
     let invalid = |e: String| to_js(&crate::Error::InvalidUpstream(format!("not a list of event records: {e}")));
-    match events.as_string() {
+    match text::string_of(&events) {
         Some(text) => serde_json::from_str(&text).map_err(|e| invalid(e.to_string())),
         None => serde_wasm_bindgen::from_value(events).map_err(|e| invalid(e.to_string())),
     }
@@ -237,8 +238,9 @@ impl WasmSession {
     /// they are): one crossing of the boundary for all of it. Returns
     /// `undefined` when no live query's result changed.
     #[wasm_bindgen(js_name = commitJson)]
-    pub fn commit_json(&mut self, events: &str, args: Array) -> Result<Option<Uint32Array>, JsValue> {
-        let inputs = events_of_json(events).map_err(|message| {
+    pub fn commit_json(&mut self, events: js_sys::JsString, args: Array) -> Result<Option<Uint32Array>, JsValue> {
+        let events = text::string_of(&events).unwrap_or_default();
+        let inputs = events_of_json(&events).map_err(|message| {
             to_js(&crate::Error::InvalidEventArgs { event: String::new(), path: String::new(), message })
         })?;
         for (i, input) in inputs.iter().enumerate() {
