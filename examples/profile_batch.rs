@@ -18,12 +18,18 @@ struct Inserts {
 }
 
 impl Inserts {
+    /// As the JS layer sends them: one insert, or a run of them as insertRows.
     fn json(record: &EventRecord) -> String {
         let items = record.args["items"].as_array().unwrap();
-        let writes: Vec<_> = items
-            .iter()
-            .map(|i| json!({ "kind": "insert", "table": "todos", "values": { "id": i["id"], "text": i["text"], "completed": false } }))
-            .collect();
+        let writes = match &items[..] {
+            [i] => {
+                json!([{ "kind": "insert", "table": "todos", "values": { "id": i["id"], "text": i["text"], "completed": false } }])
+            }
+            _ => {
+                let rows: Vec<_> = items.iter().map(|i| json!([i["id"], i["text"], false])).collect();
+                json!([{ "kind": "insertRows", "table": "todos", "columns": ["id", "text", "completed"], "rows": rows }])
+            }
+        };
         serde_json::to_string(&writes).unwrap()
     }
 }

@@ -123,6 +123,8 @@ fn plain_inserts_decoded_borrowed_run_as_the_general_decoder_does() {
         rows(r#"["id","text"]"#, r#"[["a","x"],["b"]]"#),
         rows(r#"["id","completed"]"#, r#"[["a",true],["b","yes"]]"#),
         rows(r#"["id","nope"]"#, r#"[["a",1]]"#),
+        rows(r#"["nope","id","completed"]"#, r#"[[1,"a","yes"]]"#),
+        rows(r#"["text","id","completed"]"#, r#"[["ok","a",true],[[1],"b","yes"]]"#),
         rows(r#"["id",5]"#, r#"[["a",1]]"#),
         rows(r#"["id"]"#, r#"[["a"],["a"]]"#),
         rows(r#"["id"]"#, r#"[]"#),

@@ -1,13 +1,13 @@
 //! The JSON form of writes, what the JS layer hands over in one boundary
 //! crossing: an array of write descriptors (the builders' `desc`).
 //!
-//! `run_writes_json` decodes the plain inserts (no `onConflict`), the bulk of
-//! a batch, into rows whose text borrows from the JSON, and the rest, element
-//! by element, as `writes_from_json` does. Whatever does not decode that way
-//! (malformed JSON, a write of the wrong form) goes through
-//! `writes_from_json`, so errors are its own.
+//! `run_writes_json` decodes the plain inserts (no `onConflict`) and the
+//! `insertRows` (a run of them: a batch) into rows whose text borrows from
+//! the JSON, and the rest, element by element, as `writes_from_json` does.
+//! Whatever does not decode that way (malformed JSON, a write of the wrong
+//! form) goes through `writes_from_json`, so errors are its own.
 
-use super::{run_writes, Cell, Row, Runner};
+use super::{run_writes, Cell, Rows, Runner};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::query::{Bind, ConflictAction, Op, Where, WriteDesc};
@@ -26,7 +26,7 @@ pub fn run_writes_json(db: &Db, text: &str, args: &serde_json::Value) -> Result<
     let mut runner = Runner::new(db);
     for w in writes {
         match w {
-            Decoded::Insert { table, values } => runner.insert_row(&table, &values)?,
+            Decoded::Inserts(rows) => runner.insert_rows(&rows)?,
             Decoded::Other(w) => runner.run(w)?,
         }
     }
@@ -37,15 +37,13 @@ pub fn run_writes_json(db: &Db, text: &str, args: &serde_json::Value) -> Result<
 /// general decoder then tells why).
 fn decode_all<'a>(text: &'a str, args: &serde_json::Value) -> Option<Vec<Decoded<'a>>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    // Sized from the text up front: a batch's vector is not copied as it grows.
-    let writes = DecodeAll { args, capacity: text.len() / 64 }.deserialize(&mut de).ok()?;
+    let writes = DecodeAll { args }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(writes)
 }
 
 struct DecodeAll<'x> {
     args: &'x serde_json::Value,
-    capacity: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for DecodeAll<'_> {
@@ -64,7 +62,7 @@ impl<'de> Visitor<'de> for DecodeAll<'_> {
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> std::result::Result<Self::Value, S::Error> {
-        let mut writes = Vec::with_capacity(self.capacity);
+        let mut writes = Vec::new();
         while let Some(w) = seq.next_element::<Wire<'de>>()? {
             w.decode_into(self.args, &mut writes).map_err(serde::de::Error::custom)?;
         }
@@ -73,11 +71,8 @@ impl<'de> Visitor<'de> for DecodeAll<'_> {
 }
 
 enum Decoded<'a> {
-    /// `{ kind: 'insert', table, values }`.
-    Insert {
-        table: Cow<'a, str>,
-        values: Row<'a>,
-    },
+    /// `{ kind: 'insert', table, values }` (one row) or an `insertRows`.
+    Inserts(Rows<'a>),
     Other(WriteDesc),
 }
 
@@ -86,7 +81,8 @@ enum Decoded<'a> {
 struct Wire<'a> {
     kind: Option<Cow<'a, str>>,
     table: Option<Cow<'a, str>>,
-    values: Option<Row<'a>>,
+    /// An insert's, as its column names and values.
+    values: Option<(Vec<Cow<'a, str>>, Vec<Cell<'a>>)>,
     /// Of an `insertRows`.
     columns: Option<Vec<Cow<'a, str>>>,
     rows: Option<Vec<Vec<Cell<'a>>>>,
@@ -99,35 +95,27 @@ impl<'a> Wire<'a> {
     #[inline(never)]
     fn decode_into(self, args: &serde_json::Value, out: &mut Vec<Decoded<'a>>) -> Result<()> {
         match self {
-            Wire { kind: Some(kind), table: Some(table), values: Some(values), rest, .. }
-                if kind == "insert" && !rest.contains_key("onConflict") && distinct(&values) =>
+            Wire { kind: Some(kind), table: Some(table), values: Some((columns, row)), rest, .. }
+                if kind == "insert" && !rest.contains_key("onConflict") && distinct(&columns) =>
             {
-                out.push(Decoded::Insert { table, values });
+                out.push(Decoded::Inserts(Rows { table, columns, rows: vec![row] }));
             }
             Wire { kind: Some(kind), table: Some(table), columns: Some(columns), rows: Some(rows), .. }
                 if kind == "insertRows" =>
             {
-                // The columns by name, as a row decoded from an object has them.
-                let mut order: Vec<usize> = (0..columns.len()).collect();
-                order.sort_by(|&a, &b| columns[a].cmp(&columns[b]));
-                if order.windows(2).any(|w| columns[w[0]] == columns[w[1]]) {
-                    return Err(Error::InvalidQuery("insertRows: a column is named twice".into()));
+                if !distinct(&columns) || rows.iter().any(|r| r.len() != columns.len()) {
+                    return Err(Error::InvalidQuery(
+                        "insertRows: columns named twice or rows of the wrong length".into(),
+                    ));
                 }
-                for mut cells in rows {
-                    if cells.len() != columns.len() {
-                        return Err(Error::InvalidQuery("insertRows: a row of the wrong length".into()));
-                    }
-                    let take =
-                        |&i: &usize| (columns[i].clone(), std::mem::replace(&mut cells[i], Cell::Val(Val::Null)));
-                    out.push(Decoded::Insert { table: table.clone(), values: order.iter().map(take).collect() });
-                }
+                out.push(Decoded::Inserts(Rows { table, columns, rows }));
             }
             Wire { kind, table, values, mut rest, .. } => {
                 let text = |s: Cow<'_, str>| serde_json::Value::String(s.into_owned());
                 rest.extend(kind.map(|k| ("kind".to_string(), text(k))));
                 rest.extend(table.map(|t| ("table".to_string(), text(t))));
-                if let Some(values) = values {
-                    let object = values.into_iter().map(|(c, v)| (c.into_owned(), cell_json(v))).collect();
+                if let Some((columns, row)) = values {
+                    let object = columns.into_iter().zip(row).map(|(c, v)| (c.into_owned(), cell_json(v))).collect();
                     rest.insert("values".into(), serde_json::Value::Object(object));
                 }
                 out.push(Decoded::Other(write_of(serde_json::Value::Object(rest), args)?));
@@ -158,7 +146,10 @@ impl<'de> Deserialize<'de> for Wire<'de> {
                     match &*key {
                         "kind" => w.kind = Some(map.next_value::<Text<'de>>()?.0),
                         "table" => w.table = Some(map.next_value::<Text<'de>>()?.0),
-                        "values" => w.values = Some(map.next_value::<RowOf<'de>>()?.0),
+                        "values" => {
+                            let RowOf(columns, row) = map.next_value()?;
+                            w.values = Some((columns, row));
+                        }
                         "columns" => {
                             w.columns = Some(map.next_value::<Vec<Text<'de>>>()?.into_iter().map(|t| t.0).collect())
                         }
@@ -190,36 +181,40 @@ fn cell_json(cell: Cell<'_>) -> serde_json::Value {
     }
 }
 
-/// Whether a sorted row names each column once (a decoded object keeps the last).
-fn distinct(row: &Row<'_>) -> bool {
-    row.windows(2).all(|w| w[0].0 != w[1].0)
+/// Whether each column is named once (a decoded object keeps the last value
+/// of a name given twice).
+fn distinct(columns: &[Cow<'_, str>]) -> bool {
+    if columns.len() <= 16 {
+        return columns.iter().enumerate().all(|(i, c)| !columns[..i].contains(c));
+    }
+    let mut names: Vec<&str> = columns.iter().map(|c| &**c).collect();
+    names.sort_unstable();
+    names.windows(2).all(|w| w[0] != w[1])
 }
 
-/// An object of column values as a row ordered by column name.
-struct RowOf<'a>(Row<'a>);
+/// An object of column values as its names and values, in its order.
+struct RowOf<'a>(Vec<Cow<'a, str>>, Vec<Cell<'a>>);
 
 impl<'de> Deserialize<'de> for RowOf<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_map(RowVisitor).map(RowOf)
+        d.deserialize_map(RowVisitor)
     }
 }
 
 struct RowVisitor;
 
 impl<'de> Visitor<'de> for RowVisitor {
-    type Value = Row<'de>;
+    type Value = RowOf<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object of column values")
     }
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<Row<'de>, M::Error> {
-        let mut row = Row::with_capacity(map.size_hint().unwrap_or(4));
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<RowOf<'de>, M::Error> {
+        let (mut columns, mut row) = (Vec::with_capacity(4), Vec::with_capacity(4));
         while let Some((Text(column), cell)) = map.next_entry::<Text<'de>, Cell<'de>>()? {
-            row.push((column, cell));
+            columns.push(column);
+            row.push(cell);
         }
-        if !row.is_sorted_by(|a, b| a.0 <= b.0) {
-            row.sort_by(|a, b| a.0.cmp(&b.0));
-        }
-        Ok(row)
+        Ok(RowOf(columns, row))
     }
 }
 

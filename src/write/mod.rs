@@ -36,8 +36,13 @@ pub(crate) enum Cell<'a> {
     Val(Val),
 }
 
-/// An insert's column values, ordered by column name (as a decoded object's).
-pub(crate) type Row<'a> = Vec<(Cow<'a, str>, Cell<'a>)>;
+/// Rows to insert into a table, each its values of `columns` in that order
+/// (distinct names, in the order the JSON gave them).
+pub(crate) struct Rows<'a> {
+    pub table: Cow<'a, str>,
+    pub columns: Vec<Cow<'a, str>>,
+    pub rows: Vec<Vec<Cell<'a>>>,
+}
 
 struct Runner<'a> {
     db: &'a Db,
@@ -81,47 +86,80 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// A plain insert (no conflict clause) of `row` into `table`.
-    #[inline(never)]
-    fn insert_row(&mut self, table: &str, row: &Row<'_>) -> Result<()> {
+    /// Plain inserts (no conflict clause): prepared once for their columns
+    /// (or not at all if the last statement was for the same), then bound
+    /// and stepped row by row.
+    fn insert_rows(&mut self, rows: &Rows<'_>) -> Result<()> {
+        let Some(first) = rows.rows.first() else { return Ok(()) };
+        let (table, columns) = (&*rows.table, &rows.columns);
         let same = self.insert.as_ref().is_some_and(|s| {
-            s.table == table && s.columns.len() == row.len() && s.columns.iter().zip(row).all(|(c, (r, _))| c == r)
+            s.table == table && s.columns.len() == columns.len() && s.columns.iter().zip(columns).all(|(a, b)| a == b)
         });
         if !same {
-            self.prepare_insert(table, row)?;
+            self.prepare_insert(table, columns, first)?;
         }
+        for row in &rows.rows {
+            self.insert_row(table, columns, row)?;
+        }
+        Ok(())
+    }
+
+    /// One row of `insert_rows`. Not inlined into its loop (see `run`).
+    #[inline(never)]
+    fn insert_row(&mut self, table: &str, columns: &[Cow<'_, str>], row: &[Cell<'_>]) -> Result<()> {
         let (Some(shape), Some((_, stmt))) = (&self.insert, &mut self.current) else {
             unreachable!("a prepared insert has its statement")
         };
-        for (i, ((_, cell), def)) in row.iter().zip(&shape.defs).enumerate() {
-            match (def.ty, cell) {
-                (ColumnType::Text, Cell::Text(s)) => stmt.raw_bind_parameter(i + 1, &**s)?,
-                _ => stmt.raw_bind_parameter(i + 1, encode_cell(table, def, cell)?)?,
-            }
+        for (i, (cell, def)) in row.iter().zip(&shape.defs).enumerate() {
+            let bound = match (def.ty, cell) {
+                (ColumnType::Text, Cell::Text(s)) => stmt.raw_bind_parameter(i + 1, &**s),
+                _ => match encode_cell(table, def, cell) {
+                    Ok(v) => stmt.raw_bind_parameter(i + 1, v),
+                    Err(_) => return Err(first_error(table, columns, &shape.defs, row)),
+                },
+            };
+            bound?;
         }
         stmt.raw_execute()?;
         Ok(())
     }
 
-    /// The statement of an insert of `row`'s columns into `table`. Its values
-    /// are checked first, column by column, for the errors `write_sql` gives.
+    /// The statement of an insert of `columns` into `table`. The first row's
+    /// values are checked first, for the errors `write_sql` gives.
     #[inline(never)]
-    fn prepare_insert(&mut self, table: &str, row: &Row<'_>) -> Result<()> {
+    fn prepare_insert(&mut self, table: &str, columns: &[Cow<'_, str>], first: &[Cell<'_>]) -> Result<()> {
         self.insert = None;
         let t = self.db.schema.table(table)?;
-        let mut defs = Vec::with_capacity(row.len());
-        for (c, cell) in row {
-            let def = t.column(c)?;
-            encode_cell(table, def, cell)?;
-            defs.push(def);
+        let mut defs = vec![None; columns.len()];
+        for i in by_name(columns) {
+            let def = t.column(&columns[i])?;
+            encode_cell(table, def, &first[i])?;
+            defs[i] = Some(def);
         }
+        let defs = defs.into_iter().map(|d| d.expect("every column looked up")).collect();
         self.sql.clear();
-        insert_sql(&mut self.sql, table, row.iter().map(|(c, _)| &**c), false);
+        insert_sql(&mut self.sql, table, columns.iter().map(|c| &**c), false);
         statement(self.db, &mut self.current, &self.sql)?;
-        let columns = row.iter().map(|(c, _)| c.to_string()).collect();
+        let columns = columns.iter().map(|c| c.to_string()).collect();
         self.insert = Some(InsertShape { table: table.to_string(), columns, defs });
         Ok(())
     }
+}
+
+/// The indexes of `columns` in the order of their names: the order in which
+/// `write_sql` meets them (a decoded object's), so the first error is the same.
+fn by_name(columns: &[Cow<'_, str>]) -> impl Iterator<Item = usize> {
+    let mut order: Vec<usize> = (0..columns.len()).collect();
+    order.sort_by(|&a, &b| columns[a].cmp(&columns[b]));
+    order.into_iter()
+}
+
+/// The error of the first wrong value of `row`, by column name.
+#[cold]
+fn first_error(table: &str, columns: &[Cow<'_, str>], defs: &[&ColumnDef], row: &[Cell<'_>]) -> Error {
+    by_name(columns)
+        .find_map(|i| encode_cell(table, defs[i], &row[i]).err())
+        .unwrap_or_else(|| Error::InvalidQuery("a value could not be encoded".into()))
 }
 
 /// The statement of `sql`: `current`'s if it has the same SQL, else a new current one.
