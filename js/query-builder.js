@@ -286,8 +286,7 @@ export class WriteBuilder {
     this.#table = table
     this.#s = Object.freeze(state)
     // A plain field, read-only once frozen: cheaper than defineProperty for every row written.
-    this.desc = buildWriteDesc(table, this.#s)
-    if (exact && state.kind === 'insert' && !state.onConflict) markExactJson(this.desc)
+    this.desc = buildWriteDesc(table, this.#s, exact && state.kind === 'insert' && !state.onConflict)
     Object.freeze(this)
   }
 
@@ -326,11 +325,13 @@ export class WriteBuilder {
 // The brand on the prototype: one property less to define per builder.
 Object.defineProperty(WriteBuilder.prototype, BRAND.writeBuilder, { value: true })
 
-function buildWriteDesc(table, s) {
+/** `exactJson`: mark it as such (see wire.js). */
+function buildWriteDesc(table, s, exactJson = false) {
   const desc = { kind: s.kind, table: table.name }
   if (s.kind === 'insert') {
     desc.values = s.values
     if (s.onConflict) desc.onConflict = s.onConflict
+    if (exactJson) markExactJson(desc)
   } else {
     if (s.kind === 'update') desc.set = s.set
     const where = combineWhere(s.where)

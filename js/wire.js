@@ -61,12 +61,26 @@ function jsonKind(v) {
 export const exactJsonValue = (v) => jsonKind(v) === PLAIN
 
 // Write descriptors the builders made of values they checked as they encoded
-// them (`markExactJson`): writesJson does not walk them again.
-const EXACT = new WeakSet()
+// them (`markExactJson`, before freezing them): writesJson does not walk them
+// again. The mark is a private field: invisible to the app, and no weak
+// table for the garbage collector to trace as a WeakSet would be.
+class Stamped {
+  constructor(o) {
+    return o
+  }
+}
+class ExactJson extends Stamped {
+  #exact = true
+  static has(o) {
+    return #exact in o
+  }
+}
 
 export function markExactJson(desc) {
-  EXACT.add(desc)
+  new ExactJson(desc)
 }
+
+const isExact = (w) => typeof w === 'object' && w !== null && ExactJson.has(w)
 
 /** A value as JSON text with Dates as epoch ms, or undefined where that is not exact. */
 function valueJson(v) {
@@ -104,7 +118,7 @@ export function writesJson(writes) {
   for (let i = 0; i < writes.length; i++) {
     const w = writes[i]
     if (typeof w === 'string') sql = true
-    else if (EXACT.has(w)) exact++
+    else if (isExact(w)) exact++
     else if (jsonKind(w) !== PLAIN) return undefined
   }
   if (exact > 1) return JSON.stringify(withRuns(writes))
@@ -119,7 +133,7 @@ function withRuns(writes) {
   let singleColumns
   for (let i = 0; i < writes.length; i++) {
     const w = writes[i]
-    if (!EXACT.has(w)) {
+    if (!isExact(w)) {
       run = null
       single = -1
       out.push(typeof w === 'string' ? { kind: 'sql', sql: w } : w)
