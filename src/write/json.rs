@@ -7,7 +7,7 @@
 //! Whatever does not decode that way (malformed JSON, a write of the wrong
 //! form) goes through `writes_from_json`, so errors are its own.
 
-use super::{run_writes, Cell, Rows, Runner};
+use super::{by_name, run_writes, Cell, Rows, Runner};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::query::{Bind, ConflictAction, Op, Where, WriteDesc};
@@ -115,7 +115,10 @@ impl<'a> Wire<'a> {
                 rest.extend(kind.map(|k| ("kind".to_string(), text(k))));
                 rest.extend(table.map(|t| ("table".to_string(), text(t))));
                 if let Some((columns, row)) = values {
-                    let object = columns.into_iter().zip(row).map(|(c, v)| (c.into_owned(), cell_json(v))).collect();
+                    let mut object = serde_json::Map::new();
+                    for (c, v) in columns.into_iter().zip(row) {
+                        object.insert(c.into_owned(), cell_json(v));
+                    }
                     rest.insert("values".into(), serde_json::Value::Object(object));
                 }
                 out.push(Decoded::Other(write_of(serde_json::Value::Object(rest), args)?));
@@ -184,12 +187,7 @@ fn cell_json(cell: Cell<'_>) -> serde_json::Value {
 /// Whether each column is named once (a decoded object keeps the last value
 /// of a name given twice).
 fn distinct(columns: &[Cow<'_, str>]) -> bool {
-    if columns.len() <= 16 {
-        return columns.iter().enumerate().all(|(i, c)| !columns[..i].contains(c));
-    }
-    let mut names: Vec<&str> = columns.iter().map(|c| &**c).collect();
-    names.sort_unstable();
-    names.windows(2).all(|w| w[0] != w[1])
+    by_name(columns).windows(2).all(|w| columns[w[0]] != columns[w[1]])
 }
 
 /// An object of column values as its names and values, in its order.
@@ -365,7 +363,11 @@ fn inserts_of_rows(w: serde_json::Value) -> Result<Vec<WriteDesc>> {
         columns.iter().map(J::as_str).collect::<Option<_>>().ok_or_else(|| invalid("column names"))?;
     let insert = |row: &J| match row {
         J::Array(cells) if cells.len() == columns.len() => {
-            let values = columns.iter().zip(cells).map(|(c, v)| (c.to_string(), v.clone())).collect();
+            // Inserted one by one: the last of a column named twice counts, as in an object.
+            let mut values = serde_json::Map::new();
+            for (c, v) in columns.iter().zip(cells) {
+                values.insert(c.to_string(), v.clone());
+            }
             Ok(WriteDesc::Insert { table: table.clone(), values: pairs_of(J::Object(values))?, on_conflict: None })
         }
         _ => Err(invalid("rows of one value per column")),
