@@ -132,6 +132,17 @@ fn plain_inserts_decoded_borrowed_run_as_the_general_decoder_does() {
         r#"[{"kind":"insertRows","table":"todos","columns":["id"],"rows":[5]}]"#.into(),
         r#"[{"kind":"insertRows","columns":["id"],"rows":[["a"]]}]"#.into(),
     ];
+    // in a long run, a key taken before a wrong value gives the error it
+    // gives row by row
+    let taken: Vec<String> = (0..40)
+        .map(|i| match i {
+            5 => r#"["seed",true]"#.to_string(),
+            10 => r#"["x10","yes"]"#.to_string(),
+            i => format!(r#"["x{i}",false]"#),
+        })
+        .collect();
+    cases.push(rows(r#"["id","completed"]"#, &format!("[{}]", taken.join(","))));
+    cases.push(rows(r#"["id","completed"]"#, &format!("[{}]", taken[6..].join(","))));
     // a batch of 300 rows with a bad one last: all or nothing
     let rows: Vec<String> = (0..300).map(|i| insert(&format!(r#"{{"id":"r{i}","text":"t{i}"}}"#))).collect();
     cases.push(format!("[{}]", rows.join(",")));
@@ -141,6 +152,8 @@ fn plain_inserts_decoded_borrowed_run_as_the_general_decoder_does() {
     }
     let ok = cases.iter().filter(|t| outcome(t, true).is_ok()).count();
     assert_eq!(ok, 15, "cases that commit");
+    assert!(outcome(&cases[cases.len() - 4], true).unwrap_err().contains("UNIQUE"));
+    assert!(outcome(&cases[cases.len() - 3], true).unwrap_err().contains("expected a boolean"));
     assert!(outcome(&cases[cases.len() - 2], true).unwrap().contains("r299"));
     assert!(outcome(&cases[cases.len() - 1], true).unwrap_err().contains("UNIQUE"));
 }
