@@ -166,33 +166,29 @@ impl Touched {
     }
 
     pub fn changes(&mut self, schema: &Schema, changes: &[RowChange]) {
-        let mut last: Option<(&str, Option<usize>)> = None;
-        for c in changes {
-            // A batch's changes come table by table: look each up once per run.
-            let pk = match last {
-                Some((name, pk)) if name == &*c.table => pk,
-                _ => {
-                    let pk = schema.table(&c.table).ok().and_then(|t| t.single_pk);
-                    last = Some((&c.table, pk));
-                    pk
-                }
-            };
-            if !self.tables.contains_key(&*c.table) {
-                self.tables.insert(c.table.to_string(), Some(HashSet::new()));
+        // A batch's changes come table by table: each run looks its table up once.
+        let same_table = |a: &RowChange, b: &RowChange| Arc::ptr_eq(&a.table, &b.table) || a.table == b.table;
+        for run in changes.chunk_by(same_table) {
+            let table = &*run[0].table;
+            let pk = schema.table(table).ok().and_then(|t| t.single_pk);
+            if !self.tables.contains_key(table) {
+                self.tables.insert(table.to_string(), Some(HashSet::new()));
             }
-            let Some(slot) = self.tables.get_mut(&*c.table) else { continue };
-            let (Some(keys), Some(i)) = (slot.as_mut(), pk) else {
-                *slot = None;
-                continue;
-            };
-            if keys.len() >= MAX_ROW_KEYS {
-                *slot = None;
-                continue;
-            }
-            for row in [&c.old, &c.new] {
-                if let Some(v) = row.get(i) {
-                    keys.insert(row_key(v));
+            let Some(slot) = self.tables.get_mut(table) else { continue };
+            for c in run {
+                let (Some(keys), Some(i)) = (slot.as_mut(), pk) else { break };
+                if keys.len() >= MAX_ROW_KEYS {
+                    *slot = None;
+                    break;
                 }
+                for row in [&c.old, &c.new] {
+                    if let Some(v) = row.get(i) {
+                        keys.insert(row_key(v));
+                    }
+                }
+            }
+            if pk.is_none() {
+                *slot = None;
             }
         }
     }
@@ -205,5 +201,38 @@ impl Touched {
             (Some(None), _) | (Some(Some(_)), None) => true,
             (Some(Some(keys)), Some(k)) => keys.contains(k),
         }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        let desc = serde_json::from_value(serde_json::json!({
+            "tables": [{ "name": "todos", "columns": [{ "name": "id", "type": "text", "primaryKey": true }] }],
+            "events": [], "materializers": {}
+        }));
+        Schema::new(desc.unwrap()).unwrap()
+    }
+
+    fn inserts(table: &Arc<str>, ids: impl Iterator<Item = usize>) -> Vec<RowChange> {
+        ids.map(|i| RowChange { table: table.clone(), old: vec![], new: vec![SqlValue::Text(format!("r{i}"))] })
+            .collect()
+    }
+
+    #[test]
+    fn touched_keeps_the_keys_of_rows_written_until_a_table_has_many() {
+        let (schema, todos): (_, Arc<str>) = (schema(), Arc::from("todos"));
+        let key = |i: usize| row_key(&SqlValue::Text(format!("r{i}")));
+        let mut t = Touched::default();
+        t.changes(&schema, &inserts(&todos, 0..3));
+        assert!(t.affects("todos", Some(&key(2))) && !t.affects("todos", Some(&key(3))) && t.affects("todos", None));
+        assert!(!t.affects("other", None));
+        // Beyond MAX_ROW_KEYS rows (here over two calls), every row may have changed.
+        t.changes(&schema, &inserts(&todos, 3..MAX_ROW_KEYS + 10));
+        assert!(t.affects("todos", Some(&key(100_000))));
+        t.clear();
+        assert!(t.is_empty() && !t.affects("todos", None));
     }
 }
