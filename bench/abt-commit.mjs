@@ -76,15 +76,7 @@ async function once(name) {
   const p2 = await b2.newPage()
   await p2.goto(`${server.url}/${name}/index.html`)
   await p2.waitForFunction(() => window.ready)
-  await p2.evaluate(async () => {
-    const { createStore, schema, events } = window.lib
-    const text = (i) => 'todo ' + ((i * 2654435761) >>> 0).toString(36).padStart(10, 'x').slice(0, 10)
-    window.store = await createStore({ schema, storeId: 'p' + Date.now() })
-    const items = (n, p) => Array.from({ length: n }, (_, i) => ({ id: p + i, text: text(i) }))
-    window.store.commit(events.todosCreatedBatch({ items: items(100, 'w') }))
-    window.batch = events.todosCreatedBatch({ items: items(10000, 'b') })
-    await new Promise((r) => setTimeout(r, 100))
-  })
+  await p2.evaluate(() => window.prepareW3())
   const w3 = await traced(b2, p2, () => window.store.commit(window.batch))
   await b2.close()
   return { w1: w1.main, w1bg: w1.bg, late: late.main, w3: w3.main, w3bg: w3.bg }

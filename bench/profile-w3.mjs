@@ -61,15 +61,7 @@ for (let r = 0; r < rounds; r++) {
   const page = await browser.newPage()
   await page.goto(`${server.url}/p/index.html`)
   await page.waitForFunction(() => window.ready)
-  await page.evaluate(async () => {
-    const { createStore, schema, events } = window.lib
-    const text = (i) => 'todo ' + ((i * 2654435761) >>> 0).toString(36).padStart(10, 'x').slice(0, 10)
-    window.store = await createStore({ schema, storeId: 'p' + Date.now() })
-    const items = (n, p) => Array.from({ length: n }, (_, i) => ({ id: p + i, text: text(i) }))
-    window.store.commit(events.todosCreatedBatch({ items: items(100, 'w') }))
-    window.batch = events.todosCreatedBatch({ items: items(10000, 'b') })
-    await new Promise((r) => setTimeout(r, 100))
-  })
+  await page.evaluate(() => window.prepareW3())
   const cdp = await page.context().newCDPSession(page)
   await cdp.send('Profiler.enable')
   await cdp.send('Profiler.setSamplingInterval', { interval: Number(process.env.INTERVAL ?? 250) })
