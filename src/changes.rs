@@ -59,10 +59,15 @@ impl Recorder {
 
     /// Runs `f` and returns the rows it changed.
     pub fn record<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<(T, Vec<RowChange>)> {
+        let (out, changes) = self.record_all(f);
+        out.map(|o| (o, changes))
+    }
+
+    /// As `record`, also returning the rows changed when `f` fails part-way.
+    pub fn record_all<T>(&self, f: impl FnOnce() -> Result<T>) -> (Result<T>, Vec<RowChange>) {
         self.take();
         let out = f();
-        let changes = self.take();
-        out.map(|o| (o, changes))
+        (out, self.take())
     }
 
     fn take(&self) -> Vec<RowChange> {
@@ -139,14 +144,16 @@ impl Touched {
         self.tables.insert(name.to_string(), None);
     }
 
-    pub fn changes(&mut self, schema: &Schema, changes: &[RowChange]) {
+    /// Notes `changes`; the keys of changed rows only for tables where
+    /// `keyed(table)` (a query reads one row of it), else the whole table.
+    pub fn changes(&mut self, schema: &Schema, changes: &[RowChange], keyed: impl Fn(&str) -> bool) {
         for c in changes {
-            let pk = schema.table(&c.table).ok().and_then(|t| t.single_pk);
             if !self.tables.contains_key(&*c.table) {
-                self.tables.insert(c.table.to_string(), Some(HashSet::new()));
+                let keys = keyed(&c.table).then(HashSet::new);
+                self.tables.insert(c.table.to_string(), keys);
             }
             let Some(slot) = self.tables.get_mut(&*c.table) else { continue };
-            match (slot, pk) {
+            match (slot, schema.table(&c.table).ok().and_then(|t| t.single_pk)) {
                 (Some(keys), Some(i)) => {
                     for row in [&c.old, &c.new] {
                         if let Some(v) = row.get(i) {
