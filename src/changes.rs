@@ -146,7 +146,7 @@ impl Touched {
 
     /// Notes `changes`; the keys of changed rows only for tables where
     /// `keyed(table)` (a query reads one row of it), else the whole table.
-    pub fn changes(&mut self, schema: &Schema, changes: &[RowChange], keyed: impl Fn(&str) -> bool) {
+    pub fn changes(&mut self, schema: &Schema, changes: &[RowChange], keyed: &dyn Fn(&str) -> bool) {
         for c in changes {
             if !self.tables.contains_key(&*c.table) {
                 let keys = keyed(&c.table).then(HashSet::new);

@@ -94,14 +94,14 @@ impl Db {
     /// from the row changes the recorder saw, which are then exactly what
     /// changed.
     pub fn without_journal(mut self) -> Result<Db> {
-        self.set_journal("OFF")?;
+        self.set_journal(false)?;
         self.unjournaled = true;
         Ok(self)
     }
 
-    fn set_journal(&self, mode: &str) -> Result<()> {
-        let sql = format!("PRAGMA journal_mode = {mode}");
-        self.conn.prepare_cached(&sql)?.query_row([], |_| Ok(()))?;
+    fn set_journal(&self, on: bool) -> Result<()> {
+        let sql = if on { "PRAGMA journal_mode = MEMORY" } else { "PRAGMA journal_mode = OFF" };
+        self.conn.prepare_cached(sql)?.query_row([], |_| Ok(()))?;
         Ok(())
     }
 
@@ -110,7 +110,7 @@ impl Db {
     pub fn in_savepoint<T>(&self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let journal = self.unjournaled && self.conn.is_autocommit();
         if journal {
-            self.set_journal("MEMORY")?;
+            self.set_journal(true)?;
         }
         let run = |sql: String| -> Result<()> { Ok(self.conn.prepare_cached(&sql)?.execute([]).map(|_| ())?) };
         run(format!("SAVEPOINT {name}"))?;
@@ -120,7 +120,7 @@ impl Db {
         }
         run(format!("RELEASE {name}"))?;
         if journal {
-            self.set_journal("OFF")?;
+            self.set_journal(false)?;
         }
         out
     }

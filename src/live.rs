@@ -6,7 +6,7 @@ use crate::changes::Touched;
 use crate::db::{Db, QueryResult};
 use crate::error::{Error, Result};
 use crate::query::{CompiledQuery, QueryDesc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 struct LiveQuery {
     query: CompiledQuery,
@@ -18,9 +18,6 @@ struct LiveQuery {
 pub struct LiveQueries {
     next_id: u32,
     queries: BTreeMap<u32, LiveQuery>,
-    /// Table → how many queries read one row of it by key: only for those
-    /// tables do mutations need to note which rows they changed.
-    keyed: HashMap<String, usize>,
 }
 
 impl LiveQueries {
@@ -31,34 +28,20 @@ impl LiveQueries {
             Some(t) => vec![t.clone()],
             None => db.tables_read(&query.sql.text)?,
         };
-        if query.row_key.is_some() {
-            for t in &tables {
-                *self.keyed.entry(t.clone()).or_default() += 1;
-            }
-        }
         self.next_id += 1;
         self.queries.insert(self.next_id, LiveQuery { query, tables, result });
         Ok(self.next_id)
     }
 
     pub fn remove(&mut self, id: u32) -> bool {
-        let Some(q) = self.queries.remove(&id) else { return false };
-        if q.query.row_key.is_some() {
-            for t in &q.tables {
-                if let Some(n) = self.keyed.get_mut(t) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.keyed.remove(t);
-                    }
-                }
-            }
-        }
-        true
+        self.queries.remove(&id).is_some()
     }
 
-    /// Whether some query reads one row of `table` by key.
+    /// Whether some query reads one row of `table` by key: only for such
+    /// tables do mutations need to note which rows they changed. (Asked
+    /// once per table written between refreshes.)
     pub fn keyed_on(&self, table: &str) -> bool {
-        self.keyed.contains_key(table)
+        self.queries.values().any(|q| q.query.row_key.is_some() && q.tables.iter().any(|t| t == table))
     }
 
     pub fn result(&self, id: u32) -> Result<&QueryResult> {

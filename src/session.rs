@@ -271,7 +271,7 @@ impl Session {
         undone?;
         result?;
         for l in &logged {
-            self.touched.changes(&self.db.schema, &l.changes, |t| self.live.keyed_on(t));
+            self.touched.changes(&self.db.schema, &l.changes, &|t| self.live.keyed_on(t));
         }
         self.head = head;
         let n = logged.len();
@@ -325,7 +325,7 @@ impl Session {
         self.in_savepoint(|| self.undo(keep))?;
         let removed = self.eventlog.split_off(keep);
         for l in &removed {
-            self.touched.changes(&self.db.schema, &l.changes, |t| self.live.keyed_on(t));
+            self.touched.changes(&self.db.schema, &l.changes, &|t| self.live.keyed_on(t));
         }
         self.head = self.eventlog.last().map_or(self.upstream_head, |l| l.record.seq_num);
         Ok(removed.into_iter().map(|l| l.record).collect())
@@ -486,12 +486,12 @@ impl Session {
         let schema = self.db.schema.clone();
         if undo {
             for l in &self.eventlog[keep..] {
-                self.touched.changes(&schema, &l.changes, |t| self.live.keyed_on(t));
+                self.touched.changes(&schema, &l.changes, &|t| self.live.keyed_on(t));
             }
             self.rebase_generation = generation;
         }
         for l in applied.iter().chain(&reapplied) {
-            self.touched.changes(&schema, &l.changes, |t| self.live.keyed_on(t));
+            self.touched.changes(&schema, &l.changes, &|t| self.live.keyed_on(t));
         }
         let applied_len = applied.len();
         if undo {
@@ -640,6 +640,7 @@ pub fn materialize_event(
 
 /// As `materialize_event`, also returning the rows changed when it fails
 /// part-way (they stay changed where the database has no rollback journal).
+#[inline(never)]
 fn materialize_recording(
     db: &Rc<Db>,
     def: &EventDef,
