@@ -88,8 +88,9 @@ const MARKS = {
     ...(args.includes('--opfs') ? [['import * as wasm', `${OPFS_HOOK}\nimport * as wasm`]] : []),
     ['export function makeWorker(options) {', "__mark('W script evaluated')\nexport function makeWorker(options) {"],
     ["    if (m?.type === 'init' && !worker) {", "    if (m?.type === 'init' && !worker) {\n      __mark('W init received')"],
-    ['      worker?.moduleArrived(m.wasm)', "      __mark('W module received')\n      worker?.moduleArrived(m.wasm)"],
+    ['      worker?.moduleArrived(m)', "      __mark('W module received')\n      worker?.moduleArrived(m)"],
     ['    const loaded = initWasm(this.#wasmSource).then(() => {', "    const loaded = initWasm(this.#wasmSource).then(() => {\n      __mark('W instantiated')"],
+    ['    const loaded = this.#wasmSource.then(initWasm).then(() => {', "    const loaded = this.#wasmSource.then(initWasm).then(() => {\n      __mark('W instantiated')"],
     ['    const lead = (greet) => async () => {', "    const lead = (greet) => async () => {\n      __mark('W lock granted')"],
     ["    const onStatus = (status) => this.#toTab({ type: 'status', status })", "    const onStatus = (status) => (__mark(`W status ${status.stage}`), this.#toTab({ type: 'status', status }))"],
     ['        const leader = await wasm.WasmLeader.open(', "        __mark('W WasmLeader.open')\n        const leader = await wasm.WasmLeader.open("],
@@ -150,7 +151,13 @@ async function oneRun(run, build) {
       await page2.goto(`${http.url}/b${build}/?boot=${storeId}&n=${N}`)
       await page2.waitForFunction(() => window.__bootResult !== undefined, null, { timeout: 120_000 })
       await new Promise((r) => setTimeout(r, 200)) // the last marks
-      result = await page2.evaluate(() => ({ r: window.__bootResult, marks: window.__marks, origin: performance.timeOrigin }))
+      result = await page2.evaluate(() => {
+        // The module's fetch as the network saw it (not when the page's thread got to it).
+        const wasm = performance.getEntriesByType('resource').find((e) => e.name.endsWith('.wasm'))
+        const at = (n, t) => (t ? [[n, performance.timeOrigin + t]] : [])
+        const net = wasm ? [...at('net: wasm request', wasm.requestStart), ...at('net: wasm first byte', wasm.responseStart), ...at('net: wasm last byte', wasm.responseEnd)] : []
+        return { r: window.__bootResult, marks: [...window.__marks, ...net], origin: performance.timeOrigin }
+      })
     }
     const trace = TRACE ? await traced(page2, go) : (await go(), null)
     if (result.r.error) throw new Error(result.r.error)
