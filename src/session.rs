@@ -5,7 +5,7 @@
 //! mutations (e.g. a rebase) is seen by subscribers as one change.
 
 use crate::changes::{self, RowChange, Touched};
-use crate::db::{merge, Db, QueryResult};
+use crate::db::{merge, Db, Image, QueryResult};
 use crate::error::{Error, Result};
 use crate::event::{EventInput, EventRecord, SeqNum};
 use crate::live::LiveQueries;
@@ -144,7 +144,13 @@ impl Session {
     /// A session starting from a state snapshot that reflects upstream's
     /// events up to `head` (from `Leader::snapshot`).
     pub fn from_snapshot(schema: Schema, options: SessionOptions, snapshot: &[u8], head: SeqNum) -> Result<Session> {
-        let db = Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?;
+        let image = Image::filled(snapshot.len(), |buf| buf.copy_from_slice(snapshot))?;
+        Session::from_image(schema, options, image, head)
+    }
+
+    /// `from_snapshot` taking over an image of the snapshot (no copy).
+    pub fn from_image(schema: Schema, options: SessionOptions, image: Image, head: SeqNum) -> Result<Session> {
+        let db = Db::from_image(Rc::new(schema), &options.session_id, image)?;
         let mut session = Session::new_with(db.with_auto_indexes().without_journal()?, options);
         session.head = head;
         session.upstream_head = head;
