@@ -30,26 +30,11 @@ import { serve } from './serve.mjs'
 import { renderSvg } from './report/svg.mjs'
 import { formatTable, summarize } from './report/table.mjs'
 import { SYNCED, VARIANTS, pageConfig, pkgDir } from './vite.config.mjs'
+import { CHROMIUM_ARGS } from './chromium-args.mjs'
 import { buildServer, freePort, keepDir, loadgenBinary, makeTempDir, offlineReport, removeDir, startEcho, startRsServer, startSyncCf } from './sync/servers.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  // Headless Chromium loads its omnibox popup (a WebUI page in a renderer of its
-  // own) when a page navigates, and it takes CPU for a second or two on a 2-core
-  // machine: no part of either library, it only added noise to the first workload.
-  '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup',
-  // performance.measureUserAgentSpecificMemory() answers at once instead of at the next GC (up to ~20 s)
-  '--enable-blink-features=ForceEagerMeasureMemory',
-]
 
 export const LIBRARY_OF = {
   'livestore-rs': 'livestore-rs',

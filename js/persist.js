@@ -180,10 +180,13 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
   }
   // The slow parts start first: the worker's script loads and the module
   // compiles (once, here: the worker gets the compiled module) while the
-  // identity is resolved.
+  // identity is resolved. The worker is told the store at once, so that it
+  // takes the store's lock meanwhile; the module and the identity follow.
   const worker = startWorker(adapter.worker, storeId)
   const module = compileWasm(wasmSource)
   module.catch(() => {}) // a failure rejects the boot below
+  const fingerprint = schemaFingerprint(schema)
+  worker.postMessage({ type: 'init', storeId, schema: fingerprint, unknownEvents: adapter.unknownEvents, syncPayload })
   let identity
   try {
     identity = await resolveIdentity(storeId, { clientId, sessionId })
@@ -197,7 +200,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
   const abort = new AbortController()
   try {
     channel = new BroadcastChannel(channelName(storeId))
-    const snapshot = waitForSnapshot({ schema, worker, channel, ids, onStatus, module, unknownEvents: adapter.unknownEvents, syncPayload, signal: abort.signal })
+    const snapshot = waitForSnapshot({ fingerprint, worker, channel, ids, onStatus, module, signal: abort.signal })
     // While the leader opens, this thread parses the schema (fromSnapshot then finds it parsed).
     const ready = module.then(initWasm).then(() => wasm.prepareSchema?.(schema.desc))
     const [first] = await Promise.all([snapshot, ready]).catch((e) => {
@@ -228,7 +231,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
  * leader answers with a snapshot for this session. The first tab's own worker
  * may still be booting: its `leader` broadcast triggers another hello.
  */
-function waitForSnapshot({ schema, worker, channel, ids, onStatus, module, unknownEvents, syncPayload, signal }) {
+function waitForSnapshot({ fingerprint, worker, channel, ids, onStatus, module, signal }) {
   const { storeId, sessionId } = ids
   return new Promise((resolve, reject) => {
     let lastStage = 'loading' // bootPersisted said so already
@@ -243,7 +246,6 @@ function waitForSnapshot({ schema, worker, channel, ids, onStatus, module, unkno
       snapshot = m
       done({ bytes: m.bytes, head: m.head, syncHead: m.syncHead, generation: m.generation, buffered })
     }
-    const fingerprint = schemaFingerprint(schema)
     const hello = () => channel.postMessage({ type: 'hello', storeId, sessionId, schema: fingerprint })
     const done = (value, error) => {
       clearInterval(timer)
@@ -286,8 +288,8 @@ function waitForSnapshot({ schema, worker, channel, ids, onStatus, module, unkno
       }
     }
     signal?.addEventListener('abort', () => done(undefined, signal.reason))
-    // The worker starts once it has the compiled module (it only instantiates it).
-    module.then((wasm) => signal?.aborted || worker.postMessage({ type: 'init', storeId, clientId: ids.clientId, sessionId, schema: fingerprint, unknownEvents, syncPayload, wasm }), () => {})
+    // The worker has its `init` (bootPersisted); it only instantiates the module compiled here.
+    module.then((wasm) => signal?.aborted || worker.postMessage({ type: 'module', wasm, clientId: ids.clientId, sessionId }), () => {})
     hello()
     let waited = 0
     timer = setInterval(() => {

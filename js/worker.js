@@ -44,12 +44,17 @@ export function makeWorker(options) {
     throw new LiveStoreError('INVALID_OPTIONS', `makeWorker: sync must be { url } with the sync server's WebSocket URL (e.g. 'ws://127.0.0.1:8787') or a function ({ storeId, syncPayload }) => url, got ${describe(sync)}`)
   }
   const scope = globalThis
+  // The first OPFS call of a context is slower than the next ones: made now,
+  // while the page compiles the module, not when the leader opens its files.
+  scope.navigator?.storage?.getDirectory?.().catch(() => {})
   let worker
   scope.addEventListener('message', (e) => {
     const m = e.data
     if (m?.type === 'init' && !worker) {
       worker = new LeaderWorker(options, m, (msg, transfer) => scope.postMessage(msg, transfer))
       worker.start().catch((err) => worker.fatal(err))
+    } else if (m?.type === 'module') {
+      worker?.moduleArrived(m)
     } else if (m?.type === 'close') {
       if (worker) worker.close()
       else scope.postMessage({ type: 'closed' })
@@ -62,7 +67,8 @@ class LeaderWorker {
   #fingerprint
   #unknownEvents
   #storeId
-  #wasmSource
+  #wasmSource // a promise of what initWasm loads
+  #moduleArrived
   #toTab // postMessage to this worker's own tab
   #channel
   #leader = null // the open WasmLeader while this worker leads
@@ -82,14 +88,22 @@ class LeaderWorker {
     this.#unknownEvents = init.unknownEvents ?? options.unknownEvents ?? 'warn'
     this.#storeId = init.storeId
     this.#toTab = toTab
-    this.#wasmSource = init.wasm
+    // The tab sends `init` at once, then its compiled module and its identity
+    // (`module`); an `init` that has `wasm` carries them itself.
+    this.#wasmSource = 'wasm' in init ? Promise.resolve(init.wasm) : new Promise((resolve) => (this.#moduleArrived = resolve))
     this.#syncOption = options.sync
     this.#init = init
   }
 
+  /** `{ wasm, clientId, sessionId }` from the tab (after `init`). */
+  moduleArrived({ wasm, clientId, sessionId }) {
+    this.#init = { ...this.#init, clientId, sessionId }
+    this.#moduleArrived?.(wasm)
+  }
+
   async start() {
-    // The module is instantiated while the lock is requested.
-    const loaded = initWasm(this.#wasmSource).then(() => {
+    // The lock is requested while the tab compiles the module, which is then instantiated.
+    const loaded = this.#wasmSource.then(initWasm).then(() => {
       if (typeof wasm.WasmLeader?.open !== 'function') {
         throw new LiveStoreError('UNSUPPORTED', 'this build of livestore-rs has no WasmLeader')
       }

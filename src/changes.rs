@@ -73,10 +73,15 @@ impl Recorder {
 
     /// Runs `f` and returns the rows it changed.
     pub fn record<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<(T, Vec<RowChange>)> {
+        let (out, changes) = self.record_all(f);
+        out.map(|o| (o, changes))
+    }
+
+    /// As `record`, also returning the rows changed when `f` fails part-way.
+    pub fn record_all<T>(&self, f: impl FnOnce() -> Result<T>) -> (Result<T>, Vec<RowChange>) {
         self.take();
         let out = f();
-        let changes = self.take();
-        out.map(|o| (o, changes))
+        (out, self.take())
     }
 
     fn take(&self) -> Vec<RowChange> {
@@ -145,6 +150,22 @@ fn pk_of<'a>(t: &Table, row: &'a [SqlValue]) -> Vec<&'a SqlValue> {
 /// row all run again: cheaper than keeping the key of every row a batch wrote.
 const MAX_ROW_KEYS: usize = 256;
 
+/// Adds the keys (column `i`) of the rows of `run` to `keys`; whether there
+/// came too many (the table is then wholly changed).
+fn note_keys(keys: &mut HashSet<String>, run: &[RowChange], i: usize) -> bool {
+    for c in run {
+        if keys.len() >= MAX_ROW_KEYS {
+            return true;
+        }
+        for row in [&c.old, &c.new] {
+            if let Some(v) = row.get(i) {
+                keys.insert(row_key(v));
+            }
+        }
+    }
+    false
+}
+
 /// Tables and rows written since the live queries last ran.
 #[derive(Debug, Default, Clone)]
 pub struct Touched {
@@ -165,29 +186,25 @@ impl Touched {
         self.tables.insert(name.to_string(), None);
     }
 
-    pub fn changes(&mut self, schema: &Schema, changes: &[RowChange]) {
+    /// Notes `changes`; the keys of changed rows only for tables where
+    /// `keyed(table)` (a query reads one row of it), else the whole table.
+    pub fn changes(&mut self, schema: &Schema, changes: &[RowChange], keyed: &dyn Fn(&str) -> bool) {
         // A batch's changes come table by table: each run looks its table up once.
         let same_table = |a: &RowChange, b: &RowChange| Arc::ptr_eq(&a.table, &b.table) || a.table == b.table;
         for run in changes.chunk_by(same_table) {
             let table = &*run[0].table;
-            let pk = schema.table(table).ok().and_then(|t| t.single_pk);
             if !self.tables.contains_key(table) {
-                self.tables.insert(table.to_string(), Some(HashSet::new()));
+                let keys = keyed(table).then(HashSet::new);
+                self.tables.insert(table.to_string(), keys);
             }
             let Some(slot) = self.tables.get_mut(table) else { continue };
-            for c in run {
-                let (Some(keys), Some(i)) = (slot.as_mut(), pk) else { break };
-                if keys.len() >= MAX_ROW_KEYS {
-                    *slot = None;
-                    break;
-                }
-                for row in [&c.old, &c.new] {
-                    if let Some(v) = row.get(i) {
-                        keys.insert(row_key(v));
-                    }
-                }
-            }
-            if pk.is_none() {
+            let pk = schema.table(table).ok().and_then(|t| t.single_pk);
+            let whole = match (slot.as_mut(), pk) {
+                (None, _) => continue,
+                (Some(_), None) => true,
+                (Some(keys), Some(i)) => note_keys(keys, run, i),
+            };
+            if whole {
                 *slot = None;
             }
         }
@@ -226,11 +243,11 @@ mod tests {
         let (schema, todos): (_, Arc<str>) = (schema(), Arc::from("todos"));
         let key = |i: usize| row_key(&SqlValue::Text(format!("r{i}")));
         let mut t = Touched::default();
-        t.changes(&schema, &inserts(&todos, 0..3));
+        t.changes(&schema, &inserts(&todos, 0..3), &|_| true);
         assert!(t.affects("todos", Some(&key(2))) && !t.affects("todos", Some(&key(3))) && t.affects("todos", None));
         assert!(!t.affects("other", None));
         // Beyond MAX_ROW_KEYS rows (here over two calls), every row may have changed.
-        t.changes(&schema, &inserts(&todos, 3..MAX_ROW_KEYS + 10));
+        t.changes(&schema, &inserts(&todos, 3..MAX_ROW_KEYS + 10), &|_| true);
         assert!(t.affects("todos", Some(&key(100_000))));
         t.clear();
         assert!(t.is_empty() && !t.affects("todos", None));

@@ -37,6 +37,13 @@ impl LiveQueries {
         self.queries.remove(&id).is_some()
     }
 
+    /// Whether some query reads one row of `table` by key: only for such
+    /// tables do mutations need to note which rows they changed. (Asked
+    /// once per table written between refreshes.)
+    pub fn keyed_on(&self, table: &str) -> bool {
+        self.queries.values().any(|q| q.query.row_key.is_some() && q.tables.iter().any(|t| t == table))
+    }
+
     pub fn result(&self, id: u32) -> Result<&QueryResult> {
         self.queries.get(&id).map(|q| &q.result).ok_or(Error::UnknownLiveQuery(id))
     }

@@ -5,7 +5,7 @@
 //! mutations (e.g. a rebase) is seen by subscribers as one change.
 
 use crate::changes::{self, RowChange, Touched};
-use crate::db::{merge, Db, QueryResult};
+use crate::db::{merge, Db, Image, QueryResult};
 use crate::error::{Error, Result};
 use crate::event::{EventInput, EventRecord, SeqNum};
 use crate::live::LiveQueries;
@@ -125,7 +125,7 @@ pub struct Session {
 impl Session {
     pub fn new(schema: Schema, options: SessionOptions) -> Result<Session> {
         let db = Db::open_in_memory(Rc::new(schema), &options.session_id)?;
-        Ok(Session::new_with(db.with_auto_indexes(), options))
+        Ok(Session::new_with(db.with_auto_indexes().without_journal()?, options))
     }
 
     fn new_with(db: Db, options: SessionOptions) -> Session {
@@ -150,8 +150,14 @@ impl Session {
     /// A session starting from a state snapshot that reflects upstream's
     /// events up to `head` (from `Leader::snapshot`).
     pub fn from_snapshot(schema: Schema, options: SessionOptions, snapshot: &[u8], head: SeqNum) -> Result<Session> {
-        let db = Db::from_snapshot(Rc::new(schema), &options.session_id, snapshot)?;
-        let mut session = Session::new_with(db.with_auto_indexes(), options);
+        let image = Image::filled(snapshot.len(), |buf| buf.copy_from_slice(snapshot))?;
+        Session::from_image(schema, options, image, head)
+    }
+
+    /// `from_snapshot` taking over an image of the snapshot (no copy).
+    pub fn from_image(schema: Schema, options: SessionOptions, image: Image, head: SeqNum) -> Result<Session> {
+        let db = Db::from_image(Rc::new(schema), &options.session_id, image)?;
+        let mut session = Session::new_with(db.with_auto_indexes().without_journal()?, options);
         session.head = head;
         session.upstream_head = head;
         session.floor = head;
@@ -164,8 +170,11 @@ impl Session {
     /// top: for when upstream rewrote events this session cannot roll back.
     pub fn reset_to_snapshot(&mut self, snapshot: &[u8], head: SeqNum, m: &dyn Materialize) -> Result<Pulled> {
         self.check_open()?;
-        let db =
-            Rc::new(Db::from_snapshot(self.db.schema.clone(), &self.options.session_id, snapshot)?.with_auto_indexes());
+        let db = Rc::new(
+            Db::from_snapshot(self.db.schema.clone(), &self.options.session_id, snapshot)?
+                .with_auto_indexes()
+                .without_journal()?,
+        );
         let pending: Vec<EventRecord> = self.pending().cloned().collect();
         let generation = self.rebase_generation + 1;
         let mut reapplied = Vec::new();
@@ -238,7 +247,10 @@ impl Session {
         let mut head = self.head;
         let mut logged = Vec::with_capacity(events.len());
         let this = &*self;
-        let result = this.in_savepoint(|| {
+        // No savepoint: the session's state has no rollback journal (see
+        // `Db::without_journal`); a failed event is undone from its row changes.
+        this.run_cached("BEGIN")?;
+        let run = || -> Result<()> {
             for input in events {
                 let def = this.db.schema.event(&input.name)?;
                 let args = this.prepare_args(def, input.args)?;
@@ -252,15 +264,26 @@ impl Session {
                     session_id: this.options.session_id.clone(),
                     client_only: def.client_only,
                 };
-                let changes = this.materialize(def, &record, m)?;
-                head = seq_num;
+                let (out, changes) = materialize_recording(&this.db, def, &record, m);
                 logged.push(Logged { record, changes });
+                out?;
+                head = seq_num;
             }
             Ok(())
-        });
+        };
+        let result = run();
+        let undone = match result {
+            Ok(()) => Ok(()),
+            Err(_) => logged
+                .iter()
+                .rev()
+                .try_for_each(|l| changes::undo(&this.db.conn, &this.db.schema, &l.changes, &this.db.recorder)),
+        };
+        this.run_cached("COMMIT")?;
+        undone?;
         result?;
         for l in &logged {
-            self.touched.changes(&self.db.schema, &l.changes);
+            self.touched.changes(&self.db.schema, &l.changes, &|t| self.live.keyed_on(t));
         }
         self.head = head;
         let n = logged.len();
@@ -291,13 +314,7 @@ impl Session {
 
     /// Runs `f` in a SQLite savepoint: all its writes or none. Nests.
     fn in_savepoint<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.run_cached("SAVEPOINT livestore")?;
-        let out = f();
-        if out.is_err() {
-            self.run_cached("ROLLBACK TO livestore")?;
-        }
-        self.run_cached("RELEASE livestore")?;
-        out
+        self.db.in_savepoint("livestore", f)
     }
 
     /// Runs a constant statement through the statement cache (no parsing per commit).
@@ -320,7 +337,7 @@ impl Session {
         self.in_savepoint(|| self.undo(keep))?;
         let removed = self.eventlog.split_off(keep);
         for l in &removed {
-            self.touched.changes(&self.db.schema, &l.changes);
+            self.touched.changes(&self.db.schema, &l.changes, &|t| self.live.keyed_on(t));
         }
         self.head = self.eventlog.last().map_or(self.upstream_head, |l| l.record.seq_num);
         Ok(removed.into_iter().map(|l| l.record).collect())
@@ -481,12 +498,12 @@ impl Session {
         let schema = self.db.schema.clone();
         if undo {
             for l in &self.eventlog[keep..] {
-                self.touched.changes(&schema, &l.changes);
+                self.touched.changes(&schema, &l.changes, &|t| self.live.keyed_on(t));
             }
             self.rebase_generation = generation;
         }
         for l in applied.iter().chain(&reapplied) {
-            self.touched.changes(&schema, &l.changes);
+            self.touched.changes(&schema, &l.changes, &|t| self.live.keyed_on(t));
         }
         let applied_len = applied.len();
         if undo {
@@ -618,14 +635,8 @@ pub fn reapply_event(
     let seq_num = head.next(def.client_only, generation);
     let record =
         EventRecord { seq_num, parent_seq_num: head, name, args, client_only: def.client_only, ..pending.clone() };
-    let run = |sql: &str| -> Result<()> { Ok(db.conn.prepare_cached(sql)?.execute([]).map(|_| ())?) };
-    run("SAVEPOINT livestore_reapply")?;
-    let changes = materialize_event(db, def, &record, m);
-    if changes.is_err() {
-        run("ROLLBACK TO livestore_reapply")?;
-    }
-    run("RELEASE livestore_reapply")?;
-    Ok(Some((record, changes?)))
+    let changes = db.in_savepoint("livestore_reapply", || materialize_event(db, def, &record, m))?;
+    Ok(Some((record, changes)))
 }
 
 /// Runs an event's materializer on `db`; returns the rows it changed.
@@ -635,6 +646,19 @@ pub fn materialize_event(
     record: &EventRecord,
     m: &dyn Materialize,
 ) -> Result<Vec<RowChange>> {
+    let (out, changes) = materialize_recording(db, def, record, m);
+    out.map(|_| changes)
+}
+
+/// As `materialize_event`, also returning the rows changed when it fails
+/// part-way (they stay changed where the database has no rollback journal).
+#[inline(never)]
+fn materialize_recording(
+    db: &Rc<Db>,
+    def: &EventDef,
+    record: &EventRecord,
+    m: &dyn Materialize,
+) -> (Result<()>, Vec<RowChange>) {
     let run = || -> Result<()> {
         match &def.materializer {
             Materializer::Sql(sql) => {
@@ -649,7 +673,8 @@ pub fn materialize_event(
         }
         Ok(())
     };
-    db.recorder.record(run).map(|(_, changes)| changes).map_err(|e| e.in_event(&def.name))
+    let (out, changes) = db.recorder.record_all(run);
+    (out.map_err(|e| e.in_event(&def.name)), changes)
 }
 
 /// Top-level args as named SQL parameters.

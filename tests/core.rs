@@ -7,8 +7,8 @@ mod common;
 use common::{materialize, session, todo_schema};
 use livestore_rs::query::{Op, QueryDesc, ResultKind, Where};
 use livestore_rs::schema::{Schema, SchemaDesc};
-use livestore_rs::value::Val;
-use livestore_rs::{Error, EventInput, Session};
+use livestore_rs::value::{SqlValue, Val};
+use livestore_rs::{Error, EventInput, EventRecord, Session};
 use serde_json::json;
 
 fn ev(name: &str, args: serde_json::Value) -> EventInput {
@@ -213,6 +213,65 @@ fn live_queries_report_only_changed_results() {
     assert_eq!(live.rows.len(), 2);
     assert!(s.unsubscribe(open));
     assert!(s.live_result(open).is_err());
+}
+
+#[test]
+fn a_statement_failing_part_way_leaves_nothing_behind() {
+    // The session's state has no rollback journal: SQLite keeps the rows a
+    // failing statement wrote before its error, and the session undoes them.
+    use livestore_rs::write::writes_from_json;
+    let copy_all = |_: &livestore_rs::schema::EventDef, rec: &EventRecord, _: &std::rc::Rc<livestore_rs::db::Db>| {
+        writes_from_json(
+            r#"[{"kind":"insert","table":"todos","values":{"id":"new","text":"first write"}},
+                {"kind":"sql","sql":"UPDATE todos SET completed = 1"},
+                {"kind":"sql","sql":"INSERT INTO todos (id, text) SELECT id || '-copy', text FROM todos ORDER BY id"}]"#,
+            &rec.args,
+        )
+    };
+    let mut s = session();
+    let items = [created("a", "A"), created("b", "B"), created("b-copy", "taken"), created("c", "C")];
+    s.commit(&items, &materialize).unwrap();
+    s.refresh().unwrap();
+    let all = s.subscribe(&QueryDesc::rows("todos", None)).unwrap();
+    let before = s.db().unwrap().dump().unwrap();
+    // a-copy goes in, then b-copy conflicts.
+    let e = s.commit(&[created("x", "unused")], &copy_all).unwrap_err();
+    assert!(e.to_string().contains("UNIQUE constraint failed: todos.id"), "{e}");
+    assert_eq!(s.db().unwrap().dump().unwrap(), before);
+    assert_eq!(s.eventlog().len(), 4);
+    assert_eq!(s.refresh().unwrap(), Vec::<u32>::new());
+    let check = QueryDesc::Sql { sql: "PRAGMA integrity_check".into(), bind: Default::default(), first: false };
+    assert_eq!(s.query(&check).unwrap().rows, [[SqlValue::Text("ok".into())]]);
+
+    // The same writes succeed once nothing is in the way.
+    s.commit(&[ev("TodoDeleted", json!({ "id": "b-copy" }))], &materialize).unwrap();
+    s.commit(&[created("x", "unused")], &copy_all).unwrap();
+    assert_eq!(s.refresh().unwrap(), [all]);
+    assert_eq!(s.live_result(all).unwrap().rows.len(), 8);
+}
+
+#[test]
+fn keyed_live_queries_added_or_removed_between_commits() {
+    let mut s = session();
+    let by_id = |id: &str| QueryDesc::rows("todos", Some(Where::eq("id", Val::Text(id.into()))));
+    s.commit(&[created("a", "A"), created("b", "B")], &materialize).unwrap();
+    s.refresh().unwrap();
+    // No query reads one row yet when this commit runs; `a` subscribes before the refresh.
+    s.commit(&[ev("TodoCompleted", json!({ "id": "b" }))], &materialize).unwrap();
+    let a = s.subscribe(&by_id("a")).unwrap();
+    assert_eq!(s.refresh().unwrap(), Vec::<u32>::new());
+    let b = s.subscribe(&by_id("b")).unwrap();
+    s.commit(&[ev("TodoRenamed", json!({ "id": "a", "text": "A2" }))], &materialize).unwrap();
+    assert_eq!(s.refresh().unwrap(), [a]);
+    assert!(s.unsubscribe(a));
+    s.commit(&[ev("TodoRenamed", json!({ "id": "b", "text": "B2" }))], &materialize).unwrap();
+    assert_eq!(s.refresh().unwrap(), [b]);
+    assert!(s.unsubscribe(b));
+    let a2 = s.subscribe(&by_id("a")).unwrap();
+    s.commit(&[ev("TodoRenamed", json!({ "id": "b", "text": "B3" }))], &materialize).unwrap();
+    assert_eq!(s.refresh().unwrap(), Vec::<u32>::new());
+    s.commit(&[ev("TodoRenamed", json!({ "id": "a", "text": "A3" }))], &materialize).unwrap();
+    assert_eq!(s.refresh().unwrap(), [a2]);
 }
 
 #[test]

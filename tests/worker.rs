@@ -37,7 +37,7 @@ fn session_of(leader: &mut WasmLeader, tab: &str) -> WasmSession {
     let snap = leader.snapshot().unwrap();
     let bytes: Uint8Array = field(&snap, "bytes").unchecked_into();
     let options = js(&format!("{{ storeId: 's', clientId: 'c', sessionId: '{tab}' }}"));
-    WasmSession::from_snapshot(schema(), JsValue::UNDEFINED, options, bytes.to_vec(), field(&snap, "head")).unwrap()
+    WasmSession::from_snapshot(schema(), JsValue::UNDEFINED, options, bytes, field(&snap, "head")).unwrap()
 }
 
 fn count(s: &WasmSession) -> f64 {

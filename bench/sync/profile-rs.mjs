@@ -52,6 +52,7 @@ if (TMPFS) process.env.TMPDIR = '/dev/shm'
 const { build } = await import('vite')
 const { chromium } = await import('playwright-core')
 const { serve } = await import('../serve.mjs')
+const { profileCpu, topSelf } = await import('../cpu-profile.mjs')
 const { pageConfig, pkgDir } = await import('../vite.config.mjs')
 
 // ---- a copy of pkg/ with timestamps --------------------------------------------
@@ -135,42 +136,6 @@ async function open() {
   })
   return page
 }
-/** Starts Chromium's sampling profiler on a page and on each dedicated worker it starts (CDP auto-attach). */
-async function profileCpu(page) {
-  const cdp = await page.context().newCDPSession(page)
-  const workers = new Map() // sessionId → pending replies
-  let nextId = 1
-  const toWorker = (sessionId, method, params = {}) =>
-    new Promise((resolve) => {
-      const id = nextId++
-      workers.get(sessionId).set(id, resolve)
-      cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) })
-    })
-  cdp.on('Target.receivedMessageFromTarget', ({ sessionId, message }) => {
-    const m = JSON.parse(message)
-    workers.get(sessionId)?.get(m.id)?.(m.result)
-  })
-  cdp.on('Target.attachedToTarget', ({ sessionId, targetInfo }) => {
-    if (targetInfo.type !== 'worker') return
-    workers.set(sessionId, new Map())
-    toWorker(sessionId, 'Profiler.enable')
-      .then(() => toWorker(sessionId, 'Profiler.setSamplingInterval', { interval: 100 }))
-      .then(() => toWorker(sessionId, 'Profiler.start'))
-  })
-  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false })
-  await cdp.send('Profiler.enable')
-  await cdp.send('Profiler.setSamplingInterval', { interval: 100 })
-  await cdp.send('Profiler.start')
-  return async () => {
-    const out = { page: (await cdp.send('Profiler.stop')).profile }
-    for (const id of workers.keys()) {
-      const r = await toWorker(id, 'Profiler.stop')
-      if (r?.profile) out.worker = r.profile
-    }
-    return out
-  }
-}
-
 /** Writes bench/results/<prefix>-{page,worker}.cpuprofile and prints their top functions. */
 async function printProfiles(profiles, prefix, who, during) {
   for (const [k, p] of Object.entries(profiles)) {
@@ -178,25 +143,6 @@ async function printProfiles(profiles, prefix, who, during) {
     writeFileSync(file, JSON.stringify(p))
     console.log(`\n${who} ${k} during ${during} (${file}):`)
     topSelf(p)
-  }
-}
-
-/** The functions with the most self time in a .cpuprofile. */
-function topSelf(profile, n = 25) {
-  const dt = new Map()
-  profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
-  const byName = new Map()
-  let total = 0
-  for (const node of profile.nodes) {
-    const us = dt.get(node.id) ?? 0
-    total += us
-    const f = node.callFrame
-    const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}`
-    byName.set(name, (byName.get(name) ?? 0) + us)
-  }
-  console.log(`    total ${(total / 1000).toFixed(0)} ms sampled`)
-  for (const [name, us] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, n)) {
-    console.log(`    ${(us / 1000).toFixed(1).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`)
   }
 }
 

@@ -13,6 +13,8 @@ use crate::sync::{Outcome, Phase, SyncClient, SyncConfig, SyncError};
 use js_sys::{Function, Object, Reflect, Uint8Array};
 use rusqlite::{Connection, OpenFlags};
 use sqlite_wasm_vfs::sahpool::{install, OpfsSAHError, OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil};
+use std::future::{poll_fn, Future};
+use std::task::Poll;
 use wasm_bindgen::prelude::*;
 
 /// The persisted eventlog and state of one store, in the leader worker.
@@ -159,9 +161,15 @@ impl WasmLeader {
             }
         };
         let on_status = get(&options, "onStatus").dyn_into::<Function>().ok();
+        // The pool's first OPFS call goes out, then the schema is parsed while it runs.
+        let mut pool = std::pin::pin!(pool_of(&store_id));
+        let started = poll_fn(|cx| Poll::Ready(pool.as_mut().poll(cx))).await;
         let schema = super::schema_of(schema)?;
         let materializers = JsMaterializers::new(&materializers).js()?.with_rebase(&get(&options, "onRebase"));
-        let pool = pool_of(&store_id).await?;
+        let pool = match started {
+            Poll::Ready(pool) => pool,
+            Poll::Pending => pool.await,
+        }?;
         let eventlog = open_db(&store_id, "eventlog.db")?;
         let state = open_db(&store_id, "state.db")?;
         let mut report_status = |s: BootStatus| {
@@ -230,9 +238,10 @@ impl WasmLeader {
 
     /// The state database's bytes and the head they reflect: `{ bytes, head }`.
     pub fn snapshot(&mut self) -> Result<JsValue, JsValue> {
-        let (bytes, head) = self.leader.snapshot().js()?;
+        // Copied once, from SQLite's image straight into a JS array.
+        let (bytes, head) = self.leader.snapshot_with(|image| Uint8Array::from(image)).js()?;
         let out = Object::new();
-        let _ = Reflect::set(&out, &"bytes".into(), &Uint8Array::from(&bytes[..]));
+        let _ = Reflect::set(&out, &"bytes".into(), &bytes);
         let _ = Reflect::set(&out, &"head".into(), &to_js_serde(&head));
         let _ = Reflect::set(&out, &"syncHead".into(), &to_js_serde(&self.leader.sync_head()));
         Ok(out.into())

@@ -9,12 +9,13 @@ mod text;
 
 pub use leader::WasmLeader;
 
+use crate::db::Image;
 use crate::event::{EventInput, EventRecord, SeqNum};
 use crate::schema::{Materializer, Schema, SchemaDesc};
 use crate::session::{Session, SessionOptions};
 use convert::{get, query_desc, result_to_js, to_js_serde, to_json};
 use error::{to_js, IntoJs};
-use js_sys::{Array, Uint32Array};
+use js_sys::{Array, Uint32Array, Uint8Array};
 use materialize::JsMaterializers;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -118,12 +119,14 @@ impl WasmSession {
         schema: JsValue,
         materializers: JsValue,
         options: JsValue,
-        bytes: Vec<u8>,
+        bytes: Uint8Array,
         head: JsValue,
     ) -> Result<WasmSession, JsValue> {
         let head: SeqNum = serde_wasm_bindgen::from_value(head)
             .map_err(|e| to_js(&crate::Error::InvalidUpstream(format!("not a seqNum: {e}"))))?;
-        let mut session = Session::from_snapshot(schema_of(schema)?, session_options(&options), &bytes, head).js()?;
+        // Copied once, from the JS array straight into the memory SQLite takes over.
+        let image = Image::filled(bytes.length() as usize, |buf| bytes.copy_to(buf)).js()?;
+        let mut session = Session::from_image(schema_of(schema)?, session_options(&options), image, head).js()?;
         if let Ok(final_head) = serde_wasm_bindgen::from_value::<SeqNum>(get(&options, "syncHead")) {
             session.set_final(final_head);
         }

@@ -343,9 +343,14 @@ impl Leader {
 
     /// The state database file, for a session to start from, and the head it reflects.
     pub fn snapshot(&mut self) -> Result<(Vec<u8>, SeqNum)> {
+        self.snapshot_with(<[u8]>::to_vec)
+    }
+
+    /// `f` of the state database file (not copied first), and the head it reflects.
+    pub fn snapshot_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Result<(R, SeqNum)> {
         let db =
             Rc::get_mut(&mut self.state).ok_or_else(|| Error::Sql("the state is in use by a materializer".into()))?;
-        Ok((db.serialize()?, self.head))
+        Ok((db.serialize_with(f)?, self.head))
     }
 
     /// Copies of both database files: `(state, eventlog)`.
