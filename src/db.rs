@@ -101,9 +101,15 @@ impl Db {
         Ok(self)
     }
 
+    /// SQLite answers with the mode it is in: one it refused would make the
+    /// undo of a failed commit wrong (it would undo what SQLite undid too).
     fn set_journal(&self, on: bool) -> Result<()> {
-        let sql = if on { "PRAGMA journal_mode = MEMORY" } else { "PRAGMA journal_mode = OFF" };
-        self.conn.prepare_cached(sql)?.query_row([], |_| Ok(()))?;
+        let (sql, want) =
+            if on { ("PRAGMA journal_mode = MEMORY", "memory") } else { ("PRAGMA journal_mode = OFF", "off") };
+        let mode: String = self.conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case(want) {
+            return Err(Error::Sql(format!("SQLite kept journal_mode {mode} where {want} was asked")));
+        }
         Ok(())
     }
 

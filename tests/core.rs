@@ -8,7 +8,7 @@ use common::{materialize, session, todo_schema};
 use livestore_rs::query::{Op, QueryDesc, ResultKind, Where};
 use livestore_rs::schema::{Schema, SchemaDesc};
 use livestore_rs::value::{SqlValue, Val};
-use livestore_rs::{Error, EventInput, EventRecord, Session};
+use livestore_rs::{Error, EventInput, EventRecord, Session, SessionOptions};
 use serde_json::json;
 
 fn ev(name: &str, args: serde_json::Value) -> EventInput {
@@ -228,24 +228,40 @@ fn a_statement_failing_part_way_leaves_nothing_behind() {
             &rec.args,
         )
     };
-    let mut s = session();
     let items = [created("a", "A"), created("b", "B"), created("b-copy", "taken"), created("c", "C")];
-    s.commit(&items, &materialize).unwrap();
+    let mut fresh = session();
+    fresh.commit(&items, &materialize).unwrap();
+    // The same rows in a session started from a snapshot, as a tab of a persisted store is.
+    let schema = || Schema::new(todo_schema()).unwrap();
+    let mut db = livestore_rs::db::Db::open_in_memory(std::rc::Rc::new(schema()), "x").unwrap();
+    db.conn
+        .execute_batch("INSERT INTO todos (id, text) VALUES ('a', 'A'), ('b', 'B'), ('b-copy', 'taken'), ('c', 'C')")
+        .unwrap();
+    let options = SessionOptions { store_id: "s".into(), client_id: "c2".into(), session_id: "tab2".into() };
+    let from_snapshot =
+        Session::from_snapshot(schema(), options, &db.serialize().unwrap(), Default::default()).unwrap();
+    for mut s in [fresh, from_snapshot] {
+        fails_part_way_and_leaves_nothing(&mut s, &copy_all);
+    }
+}
+
+fn fails_part_way_and_leaves_nothing(s: &mut Session, copy_all: &dyn livestore_rs::session::Materialize) {
     s.refresh().unwrap();
     let all = s.subscribe(&QueryDesc::rows("todos", None)).unwrap();
     let before = s.db().unwrap().dump().unwrap();
     // a-copy goes in, then b-copy conflicts.
-    let e = s.commit(&[created("x", "unused")], &copy_all).unwrap_err();
+    let logged = s.eventlog().len();
+    let e = s.commit(&[created("x", "unused")], copy_all).unwrap_err();
     assert!(e.to_string().contains("UNIQUE constraint failed: todos.id"), "{e}");
     assert_eq!(s.db().unwrap().dump().unwrap(), before);
-    assert_eq!(s.eventlog().len(), 4);
+    assert_eq!(s.eventlog().len(), logged);
     assert_eq!(s.refresh().unwrap(), Vec::<u32>::new());
     let check = QueryDesc::Sql { sql: "PRAGMA integrity_check".into(), bind: Default::default(), first: false };
     assert_eq!(s.query(&check).unwrap().rows, [[SqlValue::Text("ok".into())]]);
 
     // The same writes succeed once nothing is in the way.
     s.commit(&[ev("TodoDeleted", json!({ "id": "b-copy" }))], &materialize).unwrap();
-    s.commit(&[created("x", "unused")], &copy_all).unwrap();
+    s.commit(&[created("x", "unused")], copy_all).unwrap();
     assert_eq!(s.refresh().unwrap(), [all]);
     assert_eq!(s.live_result(all).unwrap().rows.len(), 8);
 }
