@@ -652,7 +652,6 @@ pub fn materialize_event(
 
 /// As `materialize_event`, also returning the rows changed when it fails
 /// part-way (they stay changed where the database has no rollback journal).
-#[inline(never)]
 fn materialize_recording(
     db: &Rc<Db>,
     def: &EventDef,
