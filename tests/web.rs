@@ -233,3 +233,28 @@ fn the_same_sql_read_as_rows_and_as_first_row_are_cached_apart() {
     let again = s.query(js("{ kind: 'sql', sql: 'SELECT id FROM todos', result: 'first' }")).unwrap();
     assert!(!Array::is_array(&again), "first after rows: {again:?}");
 }
+
+/// The SQLite built into the wasm keeps full-text search (FTS5), the JSON
+/// functions and the math functions (`.cargo/config.toml` drops other parts).
+#[wasm_bindgen_test]
+fn the_wasm_sqlite_has_fts5_json_and_math_functions() {
+    let materializers = js(r#"{
+        created: () => [
+            'CREATE VIRTUAL TABLE IF NOT EXISTS notes USING fts5(body)',
+            'INSERT INTO notes(body) VALUES (:text)',
+        ],
+        completed: () => [], copied: () => [], noted: () => [],
+    }"#);
+    let mut s =
+        WasmSession::new(schema(), materializers, js("{ storeId: 's', clientId: 'c', sessionId: 'tab' }")).unwrap();
+    s.commit(events("[{ name: 'created', args: { id: 'a', text: 'buy oat milk' } }, { name: 'created', args: { id: 'b', text: 'walk the dog' } }]"))
+        .unwrap();
+    let found = s
+        .query(js("{ kind: 'sql', sql: \"SELECT body FROM notes WHERE notes MATCH 'milk'\", result: 'rows' }"))
+        .unwrap();
+    assert_eq!(stringify(&found), r#"[{"body":"buy oat milk"}]"#);
+    let row = s
+        .query(js(r#"{ kind: 'sql', sql: "SELECT json_extract('{\"a\":[1,2]}', '$.a[1]') AS j, sqrt(16.0) AS r, pi() > 3 AS p", result: 'first' }"#))
+        .unwrap();
+    assert_eq!(stringify(&row), r#"{"j":2,"r":4,"p":1}"#);
+}

@@ -115,7 +115,7 @@ impl Table {
         if def.name.is_empty() {
             return Err(Error::InvalidSchema("a table needs a name".into()));
         }
-        if def.name.starts_with("__livestore") || def.name.to_lowercase().starts_with("sqlite_") {
+        if def.name.starts_with("__livestore") || def.name.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("sqlite_")) {
             return bad("names starting with '__livestore' or 'sqlite_' are reserved".into());
         }
         let mut by_name = HashMap::new();
