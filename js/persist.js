@@ -216,7 +216,7 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
     onStatus({ stage: 'syncing' })
     const options = { ...ids, onRebase: schema.onRebase, syncHead: first.syncHead }
     const session = wasm.WasmSession.fromSnapshot(schema.desc, schema.materializers, options, first.bytes, first.head)
-    const link = new LeaderLink({ ids, worker, channel, session, releaseSessionLock, buffered: first.buffered, final: first.syncHead, generation: first.generation })
+    const link = new LeaderLink({ ids, worker, channel, session, releaseSessionLock, buffered: first.buffered, final: first.syncHead, generation: first.generation, direct: first.direct })
     return { link, session, ids }
   } catch (e) {
     worker.terminate()
@@ -242,17 +242,20 @@ function waitForSnapshot({ fingerprint, worker, channel, ids, onStatus, module, 
     // the snapshot already holds.
     const buffered = []
     let snapshot
-    const accept = (m) => {
+    const accept = (m, direct) => {
       snapshot = m
-      done({ bytes: m.bytes, head: m.head, syncHead: m.syncHead, generation: m.generation, buffered })
+      done({ bytes: m.bytes, head: m.head, syncHead: m.syncHead, generation: m.generation, buffered, direct })
     }
     const hello = () => channel.postMessage({ type: 'hello', storeId, sessionId, schema: fingerprint })
     const done = (value, error) => {
       clearInterval(timer)
-      worker.onmessage = null
       worker.onerror = null
-      // Keep buffering until LeaderLink takes over (it replaces onmessage).
-      channel.onmessage = value && !value.fallback ? (e) => buffered.push(e.data) : null
+      // Keep buffering until LeaderLink takes over (it replaces onmessage):
+      // from the own worker's port if the snapshot came that way (the leader
+      // then speaks to this session there only), else from the channel.
+      const keep = value && !value.fallback ? (e) => buffered.push(e.data) : null
+      worker.onmessage = value?.direct ? keep : null
+      channel.onmessage = value?.direct ? null : keep
       if (error) reject(error)
       else resolve(value)
     }
@@ -265,7 +268,7 @@ function waitForSnapshot({ fingerprint, worker, channel, ids, onStatus, module, 
         lastStage = s.stage
         onStatus(s)
       } else if (m?.type === 'snapshot' && m.to === sessionId && !snapshot) {
-        accept(m) // from this tab's worker, leading: sent unasked
+        accept(m, true) // from this tab's worker, leading: sent unasked
       } else if (m?.type === 'fatal') {
         if (m.code === 'OPFS_UNAVAILABLE') done({ fallback: `the leader could not open OPFS: ${m.message}` })
         else done(undefined, new LiveStoreError(m.code ?? 'LEADER_FAILED', `the leader worker of store '${storeId}' failed: ${m.message}`))
@@ -279,7 +282,7 @@ function waitForSnapshot({ fingerprint, worker, channel, ids, onStatus, module, 
       const m = e.data
       if (m?.storeId !== storeId) return
       if (snapshot) buffered.push(m)
-      else if (m.type === 'snapshot' && m.to === sessionId) accept(m)
+      else if (m.type === 'snapshot' && m.to === sessionId) accept(m, false)
       else if (m.type === 'error' && m.to === sessionId && m.code === 'SCHEMA_MISMATCH') {
         done(undefined, new LiveStoreError('SCHEMA_MISMATCH', m.message))
       } else {
@@ -328,8 +331,10 @@ export class LeaderLink {
   #syncStatus = null // the leader's last sync status
   #closed = false
   #stopSavingUnflushed
+  #direct // the leader is this tab's own worker, spoken to over its port (not the channel)
 
-  constructor({ ids, worker, channel, session, releaseSessionLock, buffered, final, generation }) {
+  constructor({ ids, worker, channel, session, releaseSessionLock, buffered, final, generation, direct = false }) {
+    this.#direct = direct
     this.#final = final
     this.#generation = generation
     this.#ids = ids
@@ -338,7 +343,7 @@ export class LeaderLink {
     this.#session = session
     this.#releaseSessionLock = releaseSessionLock
     this.#queue = buffered
-    channel.onmessage = (e) => this.#receive(e.data)
+    if (!direct) channel.onmessage = (e) => this.#receive(e.data)
     worker.onmessage = (e) => this.#fromWorker(e.data)
     this.#stopSavingUnflushed = saveUnflushedOnPageHide({
       storeId: ids.storeId,
@@ -426,14 +431,21 @@ export class LeaderLink {
   // ---- protocol ----------------------------------------------------------
 
   #post(message) {
-    if (!this.#closed) this.#channel.postMessage(message)
+    if (this.#closed) return
+    if (this.#direct) this.#worker.postMessage(message)
+    else this.#channel.postMessage(message)
   }
 
   #fromWorker(m) {
-    // After boot the own worker only speaks when it becomes leader later on and fails.
     if (m?.type === 'fatal') {
+      // The own worker failed (while leading, or when it became leader later
+      // on): its lock is free, and the next leader speaks on the channel.
+      if (this.#direct) {
+        this.#direct = false
+        this.#channel.onmessage = (e) => this.#receive(e.data)
+      }
       this.#report(new LiveStoreError(m.code ?? 'LEADER_FAILED', `the leader worker failed: ${m.message}`), 'leader')
-    }
+    } else if (this.#direct) this.#receive(m)
   }
 
   #receive(m) {

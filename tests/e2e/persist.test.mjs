@@ -201,6 +201,45 @@ test("three tabs see each other's commits in their subscriptions and converge", 
   }
 })
 
+test("the leader's own tab talks to it over the worker's port, the other tabs over the channel", async () => {
+  // Counts what each page posts on BroadcastChannels (the workers' posts are not counted).
+  const profile = await newProfile({
+    initScript: () => {
+      window.__channelPosts = 0
+      const post = BroadcastChannel.prototype.postMessage
+      BroadcastChannel.prototype.postMessage = function (m) {
+        window.__channelPosts++
+        return post.call(this, m)
+      }
+    },
+  })
+  const posts = (page) => page.evaluate(() => window.__channelPosts)
+  try {
+    const own = await openApp(profile, 'port')
+    const before = await posts(own)
+    await app(own, async () => {
+      window.__app.add('own', 5)
+      await window.__app.flush()
+    })
+    assert.equal(await posts(own) - before, 0, 'the own tab pushed to its leader without the channel')
+
+    const other = await openApp(profile, 'port')
+    const otherBefore = await posts(other)
+    await app(other, async () => {
+      window.__app.add('other', 3)
+      await window.__app.flush()
+    })
+    assert.ok((await posts(other)) - otherBefore > 0, 'the other tab pushes over the channel')
+    for (const p of [own, other]) await until(p, () => window.__app.latest.length === 8, null, 'both tabs see all 8 todos')
+    await app(own, () => window.__app.flush())
+    assert.equal(await posts(own) - before, 0, "the own tab heard the other tab's events from its worker")
+    await checkLogMatchesState(own, 'port and channel')
+    assert.deepEqual(profile.problems, [])
+  } finally {
+    await profile.context.close()
+  }
+})
+
 test('the leader tab closes during a burst: the others go on, nothing flushed is lost', async () => {
   const profile = await newProfile()
   try {
