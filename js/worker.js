@@ -300,8 +300,12 @@ class LeaderWorker {
             break
           }
           if (result.accepted) {
-            this.#send({ type: 'events', events: m.batch })
-            this.#sync?.localEvents()
+            // To the server first: its round trip is the longer way.
+            try {
+              this.#sync?.localEvents()
+            } finally {
+              this.#send({ type: 'events', events: m.batch })
+            }
           } else this.#send({ type: 'rejected', to, head: result.head, generation: leader.rebaseGeneration })
           break
         }
