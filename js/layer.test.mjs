@@ -244,8 +244,8 @@ function makeTodoSchema() {
   const materializers = State.SQLite.materializers(events, {
     'v1.TodoCreated': ({ id, text }) => todos.insert({ id, text }),
     'v1.TodoCompleted': ({ id }) => todos.update({ completed: true }).where({ id }),
-    'v1.TodoRenamed': ({ id, text }, ctx) => {
-      const before = ctx.query(todos.where({ id }).first())
+    'v1.TodoRenamed': ({ id, text }, { query }) => {
+      const before = query(todos.where({ id }).first()) // ctx's query works destructured too
       seen.push(before)
       return [todos.update({ text }).where('id', id)]
     },
@@ -427,7 +427,7 @@ test('README flow: commit, query, subscribe, glitch-free computeds', async () =>
   assert.deepEqual(vis, ['a,b,c', 'a', 'b,c'])
   assert.equal(store.query(filter), 'active')
 
-  // renamed via ctx.query; dates cross as ms and come back as Date
+  // renamed via ctx's query; dates cross as ms and come back as Date
   store.commit(events.todoRenamed({ id: 'b', text: 'Walk dog' }))
   assert.equal(seen[0].text, 'Walk')
   assert.equal(seen[0].completed, false, 'ctx.query decodes booleans')

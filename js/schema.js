@@ -373,6 +373,47 @@ export const State = Object.freeze({
 
 const seqText = (global, client, generation) => `e${global}${client ? `.${client}` : ''}${generation ? `r${generation}` : ''}`
 
+/**
+ * A materializer's `ctx`: one object per call (its methods are shared, not
+ * closures made for every event committed).
+ */
+class MaterializerCtx {
+  #name
+  #tables
+  #ctx
+  #seq
+  #event
+  constructor(name, tables, ctx, seqGlobal, seqClient, seqGeneration, clientId, sessionId) {
+    this.#name = name
+    this.#tables = tables
+    this.#ctx = ctx
+    this.#seq = seqGlobal === undefined ? undefined : [seqGlobal, seqClient, seqGeneration, clientId, sessionId]
+  }
+
+  /** Built when read: most materializers never do. */
+  get event() {
+    if (this.#event === undefined) {
+      const s = this.#seq
+      this.#event = s === undefined ? this.#ctx?.event : { name: this.#name, seqNum: seqText(s[0], s[1], s[2]), clientId: s[3], sessionId: s[4] }
+    }
+    return this.#event
+  }
+
+  /** A function of its own (made when read), so that `const { query } = ctx` works too. */
+  get query() {
+    const ctx = this.#ctx
+    const name = this.#name
+    const tables = this.#tables
+    return (q) => {
+      if (!ctx || typeof ctx.query !== 'function') {
+        throw new LiveStoreError('UNSUPPORTED', `ctx.query is not available in the materializer of '${name}'`, { event: name })
+      }
+      const { desc, finish } = toQuery(q, tables)
+      return finish(ctx.query(desc))
+    }
+  }
+}
+
 // The wrapped function speaks JSON with the core (`encodesWrites`; see
 // src/bindings/materialize.rs): it gets the app's args object, or else the
 // eventlog's args as JSON text, and the parts of ctx.event; it returns its
@@ -384,20 +425,7 @@ function wrapMaterializer(fn, def, tables) {
   const wrapped = function materialize(args, ctx, argsJson, seqGlobal, seqClient, seqGeneration, clientId, sessionId) {
     const given = argsJson === undefined ? args : JSON.parse(argsJson)
     const a = needsDecode ? decodeBySchema(def.schema, given) : given
-    let event
-    const c = {
-      // Built when read: most materializers never do.
-      get event() {
-        return (event ??= seqGlobal === undefined ? ctx?.event : { name, seqNum: seqText(seqGlobal, seqClient, seqGeneration), clientId, sessionId })
-      },
-      query(q) {
-        if (!ctx || typeof ctx.query !== 'function') {
-          throw new LiveStoreError('UNSUPPORTED', `ctx.query is not available in the materializer of '${name}'`, { event: name })
-        }
-        const { desc, finish } = toQuery(q, tables)
-        return finish(ctx.query(desc))
-      },
-    }
+    const c = new MaterializerCtx(name, tables, ctx, seqGlobal, seqClient, seqGeneration, clientId, sessionId)
     const writes = normalizeWrites(fn(a, c), name)
     return writesJson(writes) ?? writes
   }

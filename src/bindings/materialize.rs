@@ -225,6 +225,27 @@ impl Materialize for JsMaterializers {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A materializer function that speaks JSON, given the parts of its
+    /// event's seqNum as numbers (no JS value made for each on every call).
+    type JsonMaterializer;
+    #[wasm_bindgen(method, catch, js_name = call)]
+    #[allow(clippy::too_many_arguments)]
+    fn call_json(
+        this: &JsonMaterializer,
+        this_arg: &JsValue,
+        args: &JsValue,
+        ctx: &JsValue,
+        json: &JsValue,
+        seq_global: f64,
+        seq_client: u32,
+        seq_generation: u32,
+        client_id: &JsValue,
+        session_id: &JsValue,
+    ) -> std::result::Result<JsValue, JsValue>;
+}
+
 /// What a materializer function returned: its writes as JSON text, or decoded.
 enum Returned {
     Json(String),
@@ -246,14 +267,14 @@ impl JsMaterializers {
                 }
             };
             let seq = record.seq_num;
-            m.f.call8(
+            m.f.unchecked_ref::<JsonMaterializer>().call_json(
                 &JsValue::UNDEFINED,
                 &args,
                 &self.ctx,
                 &json,
-                &(seq.global as f64).into(),
-                &seq.client.into(),
-                &seq.rebase_generation.into(),
+                seq.global as f64,
+                seq.client,
+                seq.rebase_generation,
                 &self.id_string(0, &record.client_id),
                 &self.id_string(1, &record.session_id),
             )
