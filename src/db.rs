@@ -250,7 +250,7 @@ impl Db {
         let mut stmt = self.conn.prepare_cached("SELECT tbl_name FROM sqlite_schema WHERE rootpage = ?")?;
         let mut tables = Vec::new();
         for root in roots {
-            if let Some(name) = stmt.query_row([root], |r| r.get::<_, String>(0)).ok() {
+            if let Ok(name) = stmt.query_row([root], |r| r.get::<_, String>(0)) {
                 if !tables.contains(&name) {
                     tables.push(name);
                 }
@@ -303,7 +303,6 @@ impl Db {
 
 fn result_columns(stmt: &Statement<'_>, q: &CompiledQuery) -> Rc<[OutColumn]> {
     stmt.columns()
-        .into_iter()
         .enumerate()
         .map(|(i, c)| OutColumn {
             name: c.name().to_string(),

@@ -169,7 +169,9 @@ fn describe(value: &Value) -> String {
         Value::Bool(b) => format!("boolean {b}"),
         Value::Number(n) => format!("number {n}"),
         Value::String(s) if s.len() > 40 => {
-            format!("string \"{}…\"", &s[..s.floor_char_boundary(40)])
+            // The first 40 bytes, back to a char boundary (`floor_char_boundary` needs Rust 1.91).
+            let end = (0..=40).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+            format!("string \"{}…\"", &s[..end])
         }
         Value::String(s) => format!("string \"{s}\""),
         Value::Array(_) => "an array".into(),
