@@ -184,6 +184,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn a_long_string_is_described_by_its_start_cut_at_a_char_boundary() {
+        // 'é' is two bytes: 40 bytes would cut the 21st in half.
+        let text = "x".to_string() + &"é".repeat(30);
+        assert_eq!(describe(&json!(text)), format!("string \"x{}…\"", "é".repeat(19)));
+        assert_eq!(describe(&json!("short")), "string \"short\"");
+    }
+
     fn todo_schema() -> ArgSchema {
         serde_json::from_value(json!({
             "type": "struct",
