@@ -677,11 +677,10 @@ export class LeaderLink {
 
   #pushNow() {
     if (this.#closed || !this.#hooks || this.#inFlight || this.#pulling || this.#stalled) return
-    const pending = this.#session.pending(MAX_BATCH)
-    if (pending.length === 0) return this.#settleFlush()
-    const batch = pending.length > MAX_BATCH ? pending.slice(0, MAX_BATCH) : pending
-    this.#inFlight = batch[batch.length - 1].seqNum
-    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch, generation: this.#generation })
+    const batch = this.#session.pendingBatch(MAX_BATCH)
+    if (batch === undefined) return this.#settleFlush()
+    this.#inFlight = batch.last
+    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch: batch.json, generation: this.#generation })
   }
 
   #settleFlush(error) {

@@ -47,10 +47,15 @@ class FakeSession {
   pending() {
     return structuredClone(this.pend)
   }
+  pendingBatch(limit) {
+    const batch = this.pend.slice(0, limit)
+    return batch.length ? { json: JSON.stringify(batch), last: batch.at(-1).seqNum } : undefined
+  }
   get pendingCount() {
     return this.pend.length
   }
   pull(upstream) {
+    if (typeof upstream === 'string') upstream = JSON.parse(upstream) // a push's text, echoed
     const newer = upstream.filter((e) => cmp(e.seqNum, this.upstreamHead) > 0)
     let confirmed = 0
     while (confirmed < newer.length && confirmed < this.pend.length) {
@@ -112,18 +117,19 @@ class FakeLeader {
     if (this.dead) return
     const to = m.sessionId
     if (m.type === 'push') {
-      this.pushes.push({ from: to, size: m.batch.length })
-      if (!eq(m.batch[0].parentSeqNum, this.head)) {
+      const batch = JSON.parse(m.batch) // the session's pendingBatch text
+      this.pushes.push({ from: to, size: batch.length })
+      if (!eq(batch[0].parentSeqNum, this.head)) {
         this.rejected++
         return this.send({ type: 'rejected', to, head: this.head })
       }
       if (this.failNext) {
         const { code, afterAppend } = this.failNext
         this.failNext = null
-        if (afterAppend) this.log.push(...m.batch)
+        if (afterAppend) this.log.push(...batch)
         return this.send({ type: 'error', to, code, message: 'disk full' })
       }
-      this.log.push(...m.batch)
+      this.log.push(...batch)
       if (this.silentNext) this.silentNext = false
       else this.send({ type: 'events', events: m.batch })
     } else if (m.type === 'pull') {

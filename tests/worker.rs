@@ -83,6 +83,42 @@ async fn events_pushed_to_the_leader_persist_across_reopen() {
     empty.close().unwrap();
 }
 
+/// A push crosses as JSON text (`pendingBatch`): the same records as
+/// `pending`, taken by the leader, and echoed back to the session as they came.
+#[wasm_bindgen_test]
+async fn a_push_batch_as_json_text_is_the_pending_records() {
+    let store = format!("t{}", js_sys::Math::random().to_bits());
+    let mut leader = open(&store).await;
+    let mut tab = session_of(&mut leader, "tab");
+    tab.commit(
+        js(r#"[{ name: 'created', args: { id: 'a', text: 'A \u2603 "q"' } }, { name: 'created', args: { id: 'b', text: 'B' } }, { name: 'created', args: { id: 'c', text: 'C' } }]"#)
+            .unchecked_into(),
+    )
+    .unwrap();
+    let batch = tab.pending_batch(2);
+    let json = field(&batch, "json").as_string().unwrap();
+    let as_values = js_sys::JSON::stringify(&tab.pending(Some(2))).unwrap();
+    let reparsed = js_sys::JSON::stringify(&js_sys::JSON::parse(&json).unwrap()).unwrap();
+    assert_eq!(reparsed, as_values);
+    let second = Array::from(&tab.pending(None)).get(1);
+    assert_eq!(
+        js_sys::JSON::stringify(&field(&batch, "last")).unwrap(),
+        js_sys::JSON::stringify(&field(&second, "seqNum")).unwrap()
+    );
+
+    assert_eq!(field(&leader.push(json.clone().into(), None).unwrap(), "accepted"), JsValue::TRUE);
+    let pulled = tab.pull(json.into()).unwrap(); // the leader's `events` echo: the push's own text
+    assert_eq!(field(&pulled, "confirmed").as_f64(), Some(2.0));
+    let rest = tab.pending_batch(10);
+    assert_eq!(Array::from(&js_sys::JSON::parse(&field(&rest, "json").as_string().unwrap()).unwrap()).length(), 1);
+    let rest = field(&rest, "json");
+    assert_eq!(field(&leader.push(rest.clone(), None).unwrap(), "accepted"), JsValue::TRUE);
+    tab.pull(rest).unwrap();
+    assert!(tab.pending_batch(10).is_undefined());
+    assert_eq!(count(&session_of(&mut leader, "tab2")), 3.0);
+    leader.close().unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn a_push_on_a_stale_head_is_rejected() {
     let store = format!("t{}", js_sys::Math::random().to_bits());

@@ -15,7 +15,7 @@ use crate::schema::{Materializer, Schema, SchemaDesc};
 use crate::session::{Session, SessionOptions};
 use convert::{get, query_desc, result_to_js, to_js_serde, to_json};
 use error::{to_js, IntoJs};
-use js_sys::{Array, Uint32Array, Uint8Array};
+use js_sys::{Array, Object, Reflect, Uint32Array, Uint8Array};
 use materialize::JsMaterializers;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -141,6 +141,24 @@ impl WasmSession {
         let limit = limit.map_or(usize::MAX, |l| l as usize);
         let records: Vec<_> = self.session.pending().take(limit).collect();
         to_js_serde(&records)
+    }
+
+    /// A push batch: `pending(limit)` as one JSON text, with the seqNum of
+    /// its last event, `{ json, last }`; `undefined` when nothing is pending.
+    /// The text goes to the leader and back to every session as it is: one
+    /// string to copy between threads, parsed once in wasm on each side,
+    /// instead of a tree of JS values built here and taken apart there.
+    #[wasm_bindgen(js_name = pendingBatch)]
+    pub fn pending_batch(&self, limit: u32) -> JsValue {
+        let records: Vec<_> = self.session.pending().take(limit as usize).collect();
+        let Some(last) = records.last() else {
+            return JsValue::UNDEFINED;
+        };
+        let out = Object::new();
+        let json = serde_json::to_string(&records).expect("event records serialize");
+        let _ = Reflect::set(&out, &"json".into(), &json.into());
+        let _ = Reflect::set(&out, &"last".into(), &to_js_serde(&last.seq_num));
+        out.into()
     }
 
     /// How many of this session's events the leader has not confirmed yet.
