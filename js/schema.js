@@ -374,8 +374,9 @@ export const State = Object.freeze({
 const seqText = (global, client, generation) => `e${global}${client ? `.${client}` : ''}${generation ? `r${generation}` : ''}`
 
 /**
- * A materializer's `ctx`: one object per call (its methods are shared, not
- * closures made for every event committed).
+ * A materializer's `ctx`: one object per call, whose accessors are shared
+ * (no closures made for every event committed; `query` makes its function
+ * only when read).
  */
 class MaterializerCtx {
   #name
