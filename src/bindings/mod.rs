@@ -134,9 +134,9 @@ impl WasmSession {
         Ok(WasmSession { session, materializers, results: RefCell::default() })
     }
 
-    /// This session's events not yet confirmed by the leader, oldest first;
-    /// at most `limit` of them (a push batch), so a long backlog is not
-    /// converted whole for every push.
+    /// This session's events not yet confirmed by the leader, oldest first
+    /// (at most `limit` of them), as JS values: what a closing page saves.
+    /// Pushes take `pendingBatch`.
     pub fn pending(&self, limit: Option<u32>) -> JsValue {
         let limit = limit.map_or(usize::MAX, |l| l as usize);
         let records: Vec<_> = self.session.pending().take(limit).collect();
