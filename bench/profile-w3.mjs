@@ -9,7 +9,7 @@
 // INTERVAL: sampling interval in µs (default 250; shorter intervals slow JS
 // down more than wasm); TOP: rows of each list (default 30); MATCH: a regexp
 // the inclusive list's function names must match; CHROME_ARGS: extra flags
-// (e.g. --js-flags=--no-wasm-dynamic-tiering). The first round's profile is
+// (e.g. --js-flags=--no-wasm-dynamic-tiering); BATCH: see below. The first round's profile is
 // written to /tmp/profile-w3.cpuprofile (DevTools → Performance → load).
 import { build } from 'vite'
 import { chromium } from 'playwright-core'
@@ -65,6 +65,12 @@ for (let r = 0; r < rounds; r++) {
   const cdp = await page.context().newCDPSession(page)
   await cdp.send('Profiler.enable')
   await cdp.send('Profiler.setSamplingInterval', { interval: Number(process.env.INTERVAL ?? 250) })
+  // BATCH=n: profile the nth batch of 10,000 on the page (the first is cold:
+  // V8 compiles and tiers up as it runs; later ones show the warm cost).
+  for (let b = 1; b < Number(process.env.BATCH ?? 1); b++) {
+    await page.evaluate((b) => window.store.commit(window.lib.events.todosCreatedBatch({ items: window.batch.args.items.map((it) => ({ ...it, id: `${it.id}r${b}` })) })), b)
+    await page.waitForTimeout(100)
+  }
   await cdp.send('Profiler.start')
   wall.push(await page.evaluate(() => { const t = performance.now(); window.store.commit(window.batch); return performance.now() - t }))
   const { profile } = await cdp.send('Profiler.stop')

@@ -20,7 +20,8 @@ struct Inserts {
 impl Inserts {
     /// As the JS layer sends them: one insert, or a run of them as insertRows.
     fn json(record: &EventRecord) -> String {
-        let items = record.args["items"].as_array().unwrap();
+        let args = record.args.value();
+        let items = args["items"].as_array().unwrap();
         let writes = match &items[..] {
             [i] => {
                 json!([{ "kind": "insert", "table": "todos", "values": { "id": i["id"], "text": i["text"], "completed": false } }])

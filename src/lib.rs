@@ -23,5 +23,5 @@ pub mod write;
 pub mod bindings;
 
 pub use error::{Error, Result};
-pub use event::{EventInput, EventRecord, SeqNum};
+pub use event::{Args, EventInput, EventRecord, SeqNum};
 pub use session::{Materialize, Session, SessionOptions, SqlOnly};

@@ -337,7 +337,7 @@ mod tests {
             seq_num: SeqNum { global, client: 0, rebase_generation: 0 },
             parent_seq_num: SeqNum { global: parent, client: 0, rebase_generation: 0 },
             name: "v1.TodoCreated".into(),
-            args: json!({ "id": "a" }),
+            args: json!({ "id": "a" }).into(),
             client_id: "c".into(),
             session_id: "s".into(),
             client_only: false,

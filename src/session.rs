@@ -7,7 +7,7 @@
 use crate::changes::{self, RowChange, Touched};
 use crate::db::{merge, Db, Image, QueryResult};
 use crate::error::{Error, Result};
-use crate::event::{EventInput, EventRecord, SeqNum};
+use crate::event::{Args, EventInput, EventRecord, SeqNum};
 use crate::live::LiveQueries;
 use crate::query::{resolve_session, Bind, QueryDesc, Sql, WriteDesc};
 use crate::schema::{quote, EventDef, Materializer, Schema};
@@ -293,18 +293,29 @@ impl Session {
 
     /// Checks args against the event's schema; resolves the session
     /// placeholder of client-document ids.
-    fn prepare_args(&self, def: &EventDef, mut args: serde_json::Value) -> Result<serde_json::Value> {
-        if let (Materializer::ClientDocumentSet { .. }, Some(id)) = (&def.materializer, args.get_mut("id")) {
-            if let Some(s) = id.as_str() {
-                *id = serde_json::Value::String(resolve_session(s, &self.options.session_id).to_string());
-            }
-        }
-        def.schema.validate(&args).map_err(|m| Error::InvalidEventArgs {
+    fn prepare_args(&self, def: &EventDef, args: Args) -> Result<Args> {
+        let args = match def.materializer {
+            Materializer::ClientDocumentSet { .. } => self.resolve_document_id(args),
+            _ => args,
+        };
+        def.schema.validate_json(args.text()).map_err(|m| Error::InvalidEventArgs {
             event: def.name.clone(),
             path: m.path,
             message: m.message,
         })?;
         Ok(args)
+    }
+
+    /// A client document's args with the session placeholder of its id resolved.
+    fn resolve_document_id(&self, args: Args) -> Args {
+        let mut value = args.value();
+        match value.get_mut("id") {
+            Some(serde_json::Value::String(id)) => {
+                *id = resolve_session(id, &self.options.session_id).to_string();
+                value.into()
+            }
+            _ => args,
+        }
     }
 
     /// Runs the event's materializer; returns the rows it changed.
@@ -626,7 +637,7 @@ pub fn reapply_event(
     };
     let def = db.schema.event(&name)?;
     if name != pending.name || args != pending.args {
-        def.schema.validate(&args).map_err(|e| Error::InvalidEventArgs {
+        def.schema.validate_json(args.text()).map_err(|e| Error::InvalidEventArgs {
             event: name.clone(),
             path: e.path,
             message: e.message,
@@ -677,15 +688,16 @@ fn materialize_recording(
 }
 
 /// Top-level args as named SQL parameters.
-pub fn named_args(args: &serde_json::Value) -> Bind {
-    match args.as_object() {
+pub fn named_args(args: &Args) -> Bind {
+    match args.value().as_object() {
         Some(o) => Bind::Named(o.iter().map(|(k, v)| (k.clone(), Val::from_json(v))).collect()),
         None => Bind::None,
     }
 }
 
 /// Merges a partial value into a client document's row (or its default).
-fn set_client_document(db: &Db, table: &str, args: &serde_json::Value) -> Result<()> {
+fn set_client_document(db: &Db, table: &str, args: &Args) -> Result<()> {
+    let args = args.value();
     let id = args["id"].as_str().unwrap_or_default().to_string();
     let current = db.query(&QueryDesc::Document { table: table.into(), id: id.clone() })?.document();
     let value = merge(current, args["value"].clone());

@@ -300,7 +300,7 @@ fn client_documents_merge_partial_updates_per_session() {
     s.commit(&[set("__session__", json!({ "newTodoText": "hi" }))], &materialize).unwrap();
     assert_eq!(s.query(&doc("tab1")).unwrap().document(), json!({ "newTodoText": "hi", "filter": "active" }));
     assert_eq!(s.query(&doc("other")).unwrap().document(), json!({ "newTodoText": "", "filter": "all" }));
-    assert_eq!(s.eventlog().last().unwrap().args["id"], "tab1");
+    assert_eq!(s.eventlog().last().unwrap().args.value()["id"], "tab1");
     assert!(s.eventlog().all(|r| r.client_only));
     let e = s.commit(&[set("x", json!({ "filter": "done" }))], &materialize).unwrap_err();
     assert_eq!(e.code(), "INVALID_EVENT_ARGS");

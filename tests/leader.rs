@@ -137,7 +137,7 @@ fn a_batch_that_does_not_apply_is_refused_whole_and_nothing_is_stored() {
     let mut clash = batch[0].clone();
     clash.parent_seq_num = clash.seq_num;
     clash.seq_num.global += 1;
-    clash.args = json!({ "id": "a", "text": "dup" });
+    clash.args = json!({ "id": "a", "text": "dup" }).into();
     batch.push(clash);
     let e = leader.push(&batch, &materialize).unwrap_err();
     assert_eq!(e.code(), "MATERIALIZER_FAILED");
@@ -231,7 +231,7 @@ fn an_interrupted_rebuild_starts_over_on_the_next_open() {
     let failing = |def: &livestore_rs::schema::EventDef,
                    rec: &livestore_rs::EventRecord,
                    db: &std::rc::Rc<livestore_rs::db::Db>| {
-        if rec.args["id"] == "c" {
+        if rec.args.value()["id"] == "c" {
             return Err(livestore_rs::Error::Sql("disk I/O error".into()));
         }
         materialize(def, rec, db)

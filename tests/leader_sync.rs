@@ -51,7 +51,7 @@ fn remote(global: u64, name: &str, args: serde_json::Value) -> EventRecord {
         seq_num: SeqNum { global, client: 0, rebase_generation: 0 },
         parent_seq_num: SeqNum { global: global - 1, client: 0, rebase_generation: 0 },
         name: name.into(),
-        args,
+        args: args.into(),
         client_id: "other".into(),
         session_id: "other-tab".into(),
         client_only: false,
@@ -78,7 +78,7 @@ fn names(leader: &Leader) -> Vec<String> {
         .events_after(SeqNum::ROOT, usize::MAX)
         .unwrap()
         .iter()
-        .map(|e| format!("{} {}", e.seq_num, e.args["id"]))
+        .map(|e| format!("{} {}", e.seq_num, e.args.value()["id"]))
         .collect()
 }
 
@@ -228,10 +228,10 @@ impl Materialize for Rule {
                 > 0
         };
         Ok(match pending.name.as_str() {
-            "v1.TodoRenamed" if !exists(&pending.args["id"]) => Rebase::Drop,
-            "v1.TodoCreated" if exists(&pending.args["id"]) => Rebase::Replace(EventInput::new(
+            "v1.TodoRenamed" if !exists(&pending.args.value()["id"]) => Rebase::Drop,
+            "v1.TodoCreated" if exists(&pending.args.value()["id"]) => Rebase::Replace(EventInput::new(
                 "v1.TodoCreated",
-                json!({ "id": format!("{}-2", pending.args["id"].as_str().unwrap()), "text": pending.args["text"] }),
+                json!({ "id": format!("{}-2", pending.args.value()["id"].as_str().unwrap()), "text": pending.args.value()["text"] }),
             )),
             _ => Rebase::Keep,
         })

@@ -89,7 +89,7 @@ fn schema() -> Schema {
 /// its result depends on the order of the events before it.
 fn materialize(def: &EventDef, rec: &EventRecord, db: &Rc<Db>) -> livestore_rs::Result<Vec<WriteDesc>> {
     assert_eq!(def.name, "ItemDoubled");
-    let id = rec.args["id"].as_str().unwrap_or_default().to_string();
+    let id = rec.args.value()["id"].as_str().unwrap_or_default().to_string();
     let q = QueryDesc::Sql {
         sql: "SELECT value FROM items WHERE id = ?".into(),
         bind: Bind::Positional(vec![Val::Text(id.clone())]),
@@ -107,7 +107,7 @@ fn materialize(def: &EventDef, rec: &EventRecord, db: &Rc<Db>) -> livestore_rs::
 
 /// The server's validation hook in these tests.
 fn refused(e: &EventRecord) -> Option<String> {
-    (e.name == "ItemSet" && e.args["value"] == 13).then(|| "13 is not allowed".to_string())
+    (e.name == "ItemSet" && e.args.value()["value"] == 13).then(|| "13 is not allowed".to_string())
 }
 
 const LIMITS: Limits = Limits { max_message_bytes: 2048, max_batch_events: 3, max_pull_limit: 4 };
@@ -116,7 +116,7 @@ const LIMITS: Limits = Limits { max_message_bytes: 2048, max_batch_events: 3, ma
 const HUGE: usize = 3000;
 
 fn is_huge(e: &EventRecord) -> bool {
-    e.args["text"].as_str().is_some_and(|t| t.len() >= HUGE)
+    e.args.value()["text"].as_str().is_some_and(|t| t.len() >= HUGE)
 }
 
 // ---------------------------------------------------------------------------
@@ -335,7 +335,7 @@ fn short(dump: String) -> String {
 
 fn show(events: &[EventRecord]) -> String {
     let one = |e: &EventRecord| {
-        let mut args = e.args.to_string();
+        let mut args = e.args.text().to_string();
         if args.len() > 40 {
             args = format!("{}…", &args[..40]);
         }
@@ -370,7 +370,7 @@ struct World {
 }
 
 fn tag(e: &EventRecord) -> Option<u64> {
-    e.args["k"].as_u64()
+    e.args.value()["k"].as_u64()
 }
 
 impl World {
@@ -404,7 +404,9 @@ impl World {
     fn commit(&mut self, i: usize, t: usize, events: &[EventInput]) -> livestore_rs::Result<Vec<EventRecord>> {
         let mut events = events.to_vec();
         for e in events.iter_mut().filter(|e| e.name != "uiSet") {
-            e.args["k"] = json!(self.next_tag);
+            let mut args = e.args.value();
+            args["k"] = json!(self.next_tag);
+            e.args = args.into();
             self.next_tag += 1;
         }
         let r = self.clients[i].tabs[t].session.commit(&events, &materialize);
@@ -958,13 +960,14 @@ fn an_event_the_server_refuses_is_removed_and_the_ones_after_it_kept() {
     w.heal();
     w.check_converged();
 
-    let names: Vec<_> = w.server.log.iter().map(|e| (e.name.as_str(), e.args["id"].as_str().unwrap())).collect();
-    assert_eq!(names, [("ItemSet", "a"), ("ItemAdded", "a"), ("ItemSet", "c")]);
+    let names: Vec<_> =
+        w.server.log.iter().map(|e| (e.name.as_str(), e.args.value()["id"].as_str().unwrap().to_string())).collect();
+    assert_eq!(names, [("ItemSet", "a".to_string()), ("ItemAdded", "a".to_string()), ("ItemSet", "c".to_string())]);
     let c0 = &w.clients[0];
     assert_eq!(c0.errors.len(), 1);
     assert_eq!((c0.errors[0].code.as_str(), c0.errors[0].event.as_deref()), ("EVENT_REJECTED", Some("ItemSet")));
     let log = c0.leader.events_after(SeqNum::ROOT, 100).unwrap();
-    assert!(log.iter().all(|e| e.args["value"] != 13));
+    assert!(log.iter().all(|e| e.args.value()["value"] != 13));
     assert!(log.iter().any(|e| e.name == "Seen" && e.client_only));
     for tab in &c0.tabs {
         let dump = tab.session.db().unwrap().dump().unwrap();

@@ -93,7 +93,7 @@ fn event(global: u64, client: &str, i: u64) -> EventRecord {
         seq_num: SeqNum { global, client: 0, rebase_generation: 0 },
         parent_seq_num: SeqNum { global: global - 1, client: 0, rebase_generation: 0 },
         name: "v1.TodoCreated".into(),
-        args: serde_json::json!({ "id": format!("{client}-{i}"), "text": "todo loadgenload" }),
+        args: serde_json::json!({ "id": format!("{client}-{i}"), "text": "todo loadgenload" }).into(),
         client_id: client.into(),
         session_id: format!("{client}-s"),
         client_only: false,

@@ -15,7 +15,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config { addr: ([127, 0, 0, 1], port).into(), ..Config::default() };
     let server = Server::new(config, Arc::new(MemoryStorage::new()))
         .validator(|_: &PushContext<'_>, event: &livestore_rs::EventRecord| {
-            match event.args.get("text").and_then(|t| t.as_str()) {
+            // Args are kept as JSON text; `value()` parses them.
+            match event.args.value().get("text").and_then(|t| t.as_str()) {
                 Some(text) if text.contains("forbidden") => Err(format!("'{text}' is not allowed here")),
                 _ => Ok(()),
             }

@@ -78,7 +78,7 @@ async fn open_mode_accepts_any_token() {
 async fn a_rejected_event_reaches_the_pusher_and_nothing_of_its_batch_is_stored() {
     let validator = |ctx: &PushContext<'_>, e: &EventRecord| {
         assert_eq!(ctx.store_id, "s");
-        if e.args.get("text").and_then(|t| t.as_str()) == Some("forbidden") {
+        if e.args.value().get("text").and_then(|t| t.as_str()) == Some("forbidden") {
             return Err(format!("'forbidden' is not allowed (client {})", ctx.client_id));
         }
         Ok(())
@@ -92,7 +92,7 @@ async fn a_rejected_event_reaches_the_pusher_and_nothing_of_its_batch_is_stored(
     watcher.events().await;
 
     let mut bad = batch(1, 3, "a");
-    bad[1].args = serde_json::json!({ "text": "forbidden" });
+    bad[1].args = serde_json::json!({ "text": "forbidden" }).into();
     bad[1].name = "v1.TodoRenamed".into();
     a.send(&ClientMessage::Push { batch: bad }).await;
     match a.msg().await {

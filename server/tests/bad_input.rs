@@ -156,7 +156,7 @@ async fn bad_starts_binary_frames_and_oversized_messages_close_with_a_reason() {
     // A message over the limit.
     let (mut c, _) = Client::hello(&url, "s", "c", None).await;
     let mut huge = batch(4, 1, "c");
-    huge[0].args = serde_json::json!({ "text": "z".repeat(10_000) });
+    huge[0].args = serde_json::json!({ "text": "z".repeat(10_000) }).into();
     c.send(&ClientMessage::Push { batch: huge }).await;
     let (message, reason) = c.refused(ErrorCode::MessageTooLarge, close::TOO_BIG).await;
     assert!(message.contains("4096"), "{message}");
@@ -242,7 +242,7 @@ async fn a_client_too_far_behind_is_disconnected_and_catches_up_by_pulling() {
     let started = std::time::Instant::now();
     for g in 4..44 {
         let mut b = batch(g, 1, "pusher");
-        b[0].args = serde_json::json!({ "text": text });
+        b[0].args = serde_json::json!({ "text": text }).into();
         assert_eq!(pusher.push(b).await, ServerMessage::PushAck { head: g });
     }
     assert!(started.elapsed() < Duration::from_secs(20));

@@ -161,7 +161,7 @@ async fn pages_are_cut_to_the_message_size_limit() {
     let (mut a, _) = Client::hello(&url, "s", "a", None).await;
     let mut big = batch(1, 3, "a");
     for e in &mut big {
-        e.args = serde_json::json!({ "text": "y".repeat(1500) });
+        e.args = serde_json::json!({ "text": "y".repeat(1500) }).into();
     }
     for e in big.clone() {
         let g = e.seq_num.global;

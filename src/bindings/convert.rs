@@ -138,12 +138,11 @@ pub fn from_val(v: &Val) -> JsValue {
 
 /// Event args to JS: through `JSON.parse` (one string crossing the
 /// boundary, parsed natively) unless the schema has `Date`s to revive.
-pub fn args_to_js(v: &serde_json::Value, def: &EventDef) -> JsValue {
+pub fn args_to_js(args: &crate::event::Args, def: &EventDef) -> JsValue {
     if def.args_have_dates {
-        return json_to_js(v, Some(&def.schema));
+        return json_to_js(&args.value(), Some(&def.schema));
     }
-    let text = serde_json::to_string(v).expect("JSON values serialize");
-    js_sys::JSON::parse(&text).unwrap_or_else(|_| json_to_js(v, Some(&def.schema)))
+    js_sys::JSON::parse(args.text()).unwrap_or_else(|_| json_to_js(&args.value(), Some(&def.schema)))
 }
 
 /// Encoded JSON back to JS, with `Date`s where the schema has them.
@@ -179,6 +178,13 @@ pub fn json_to_js(v: &serde_json::Value, schema: Option<&ArgSchema>) -> JsValue 
         (J::Number(n), _) => JsValue::from_f64(n.as_f64().unwrap_or(f64::NAN)),
         (J::String(s), _) => JsValue::from_str(s),
     }
+}
+
+/// Event records (or what holds them) to JS, through JSON text and
+/// `JSON.parse`: their args are JSON text that only serde_json writes out.
+pub fn records_to_js<T: Serialize>(v: &T) -> JsValue {
+    let text = serde_json::to_string(v).expect("event records serialize");
+    js_sys::JSON::parse(&text).expect("serde_json writes JSON")
 }
 
 pub fn to_js_serde<T: Serialize>(v: &T) -> JsValue {
@@ -333,7 +339,7 @@ pub fn where_of(v: &JsValue) -> Result<Option<Where>> {
 }
 
 /// What a JS materializer returned: descriptor(s), SQL text, or an array.
-pub fn writes_of(v: &JsValue, args: &serde_json::Value, out: &mut Vec<WriteDesc>) -> Result<()> {
+pub fn writes_of(v: &JsValue, args: &crate::event::Args, out: &mut Vec<WriteDesc>) -> Result<()> {
     if v.is_undefined() || v.is_null() {
         return Ok(());
     }

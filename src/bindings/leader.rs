@@ -1,7 +1,7 @@
 //! The leader in a dedicated worker: eventlog and state on OPFS through the
 //! SAH-pool VFS of sqlite-wasm-vfs.
 
-use super::convert::{get, to_js_serde};
+use super::convert::{get, records_to_js, to_js_serde};
 use super::error::{to_js, IntoJs};
 use super::materialize::JsMaterializers;
 use super::records_of;
@@ -108,7 +108,7 @@ pub(super) fn rewrite_to_js(r: &Rewrite) -> JsValue {
     let dropped = js_sys::Array::new();
     for (event, error) in &r.dropped {
         let item = Object::new();
-        set(&item, "event", &to_js_serde(event));
+        set(&item, "event", &records_to_js(event));
         set(&item, "error", &to_js(error));
         dropped.push(&item);
     }
@@ -218,7 +218,7 @@ impl WasmLeader {
     pub fn events_after(&self, after: JsValue, limit: u32) -> Result<JsValue, JsValue> {
         let after: SeqNum = serde_wasm_bindgen::from_value(after)
             .map_err(|e| to_js(&Error::InvalidUpstream(format!("not a seqNum: {e}"))))?;
-        Ok(to_js_serde(&self.leader.events_after(after, limit as usize).js()?))
+        Ok(records_to_js(&self.leader.events_after(after, limit as usize).js()?))
     }
 
     /// Up to `limit` events before `before` (the newest when it is
@@ -233,7 +233,7 @@ impl WasmLeader {
                     .map_err(|e| to_js(&Error::InvalidUpstream(format!("not a seqNum: {e}"))))?,
             )
         };
-        Ok(to_js_serde(&self.leader.events_before(before, limit as usize).js()?))
+        Ok(records_to_js(&self.leader.events_before(before, limit as usize).js()?))
     }
 
     /// The state database's bytes and the head they reflect: `{ bytes, head }`.

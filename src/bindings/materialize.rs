@@ -194,7 +194,7 @@ impl Materialize for JsMaterializers {
             if !seqs.is_empty() {
                 text.push(',');
             }
-            text.push_str(&serde_json::to_string(&e.args).expect("JSON values serialize"));
+            text.push_str(e.args.text());
             seqs.push(e.seq_num);
         }
         if seqs.len() < 2 {
@@ -262,9 +262,7 @@ impl JsMaterializers {
         let returned = if m.json {
             let (args, json) = match given {
                 Some(args) => (args, JsValue::UNDEFINED),
-                None => {
-                    (JsValue::UNDEFINED, serde_json::to_string(&record.args).unwrap_or_else(|_| "null".into()).into())
-                }
+                None => (JsValue::UNDEFINED, record.args.text().into()),
             };
             let seq = record.seq_num;
             m.f.unchecked_ref::<JsonMaterializer>().call_json(
@@ -337,7 +335,7 @@ impl JsMaterializers {
             let _ = Reflect::set(&event, &k.into(), &v);
         };
         set("name", pending.name.as_str().into());
-        set("args", json_to_js(&pending.args, schema));
+        set("args", json_to_js(&pending.args.value(), schema));
         set("seqNum", pending.seq_num.to_string().into());
         set("clientId", pending.client_id.as_str().into());
         set("sessionId", pending.session_id.as_str().into());
@@ -359,7 +357,7 @@ impl JsMaterializers {
                 let mut path = String::new();
                 let args = to_json(&get(&decided, "args"), &mut path)
                     .map_err(|(p, m)| failed(format!("onRebase returned an event with bad args at '{p}': {m}")))?;
-                Ok(Rebase::Replace(EventInput { name, args }))
+                Ok(Rebase::Replace(EventInput { name, args: args.into() }))
             }
             None => Err(failed(
                 "onRebase must return undefined, 'keep', 'drop' or an event (e.g. events.todoUpdated({...}))".into(),

@@ -10,10 +10,10 @@ mod text;
 pub use leader::WasmLeader;
 
 use crate::db::Image;
-use crate::event::{EventInput, EventRecord, SeqNum};
+use crate::event::{Args, EventInput, EventRecord, SeqNum};
 use crate::schema::{Materializer, Schema, SchemaDesc};
 use crate::session::{Session, SessionOptions};
-use convert::{get, query_desc, result_to_js, to_js_serde, to_json};
+use convert::{get, query_desc, records_to_js, result_to_js, to_js_serde, to_json};
 use error::{to_js, IntoJs};
 use js_sys::{Array, Object, Reflect, Uint32Array, Uint8Array};
 use materialize::JsMaterializers;
@@ -51,10 +51,12 @@ pub fn prepare_schema(desc: JsValue) -> Result<(), JsValue> {
 /// leader hands over large batches: one string instead of a tree of values).
 fn records_of(events: JsValue) -> Result<Vec<EventRecord>, JsValue> {
     let invalid = |e: String| to_js(&crate::Error::InvalidUpstream(format!("not a list of event records: {e}")));
-    match text::string_of(&events) {
-        Some(text) => serde_json::from_str(&text).map_err(|e| invalid(e.to_string())),
-        None => serde_wasm_bindgen::from_value(events).map_err(|e| invalid(e.to_string())),
-    }
+    // Objects go through their JSON text too: args are kept as text.
+    let text = match text::string_of(&events) {
+        Some(text) => text,
+        None => js_sys::JSON::stringify(&events).ok().and_then(|t| t.as_string()).unwrap_or_default(),
+    };
+    serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))
 }
 
 fn seq_of(seq: JsValue) -> Result<SeqNum, JsValue> {
@@ -66,20 +68,17 @@ fn session_options(options: &JsValue) -> SessionOptions {
     SessionOptions { store_id: option("storeId"), client_id: option("clientId"), session_id: option("sessionId") }
 }
 
-/// `[{ name, args }, ...]` as JSON text (parsed as a `serde_json::Value`,
-/// whose decoder every JSON read shares, and taken apart by hand).
+/// `[{ name, args }, ...]` as JSON text; each event's args stay text, taken
+/// as the reader found them (not checked again, as `Args`' reader must).
 fn events_of_json(text: &str) -> Result<Vec<EventInput>, String> {
-    let serde_json::Value::Array(items) = serde_json::from_str(text).map_err(|e| e.to_string())? else {
-        return Err("expected an array of events".into());
-    };
-    let event = |item: serde_json::Value| match item {
-        serde_json::Value::Object(mut e) => match (e.remove("name"), e.remove("args")) {
-            (Some(serde_json::Value::String(name)), args) => Ok(EventInput { name, args: args.unwrap_or_default() }),
-            _ => Err("an event needs a name".to_string()),
-        },
-        _ => Err("an event must be an object".to_string()),
-    };
-    items.into_iter().map(event).collect()
+    #[derive(serde::Deserialize)]
+    struct Input {
+        name: String,
+        args: Option<Box<serde_json::value::RawValue>>,
+    }
+    let inputs: Vec<Input> = serde_json::from_str(text).map_err(|e| format!("not a list of events: {e}"))?;
+    let input = |i: Input| EventInput { name: i.name, args: i.args.map_or_else(Args::null, Args::from_raw) };
+    Ok(inputs.into_iter().map(input).collect())
 }
 
 /// One session's store: in-memory state, eventlog and live queries.
@@ -140,7 +139,7 @@ impl WasmSession {
     pub fn pending(&self, limit: Option<u32>) -> JsValue {
         let limit = limit.map_or(usize::MAX, |l| l as usize);
         let records: Vec<_> = self.session.pending().take(limit).collect();
-        to_js_serde(&records)
+        records_to_js(&records)
     }
 
     /// A push batch: `pending(limit)` as one JSON text, with the seqNum of
@@ -211,7 +210,7 @@ impl WasmSession {
         let dropped = Array::new();
         for (event, error) in &pulled.dropped {
             let item = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&item, &"event".into(), &to_js_serde(event));
+            let _ = js_sys::Reflect::set(&item, &"event".into(), &records_to_js(event));
             let _ = js_sys::Reflect::set(&item, &"error".into(), &to_js(error));
             dropped.push(&item);
         }
@@ -248,7 +247,7 @@ impl WasmSession {
                 to_js(&crate::Error::InvalidEventArgs { event: name.clone(), path, message })
             })?;
             self.give_args_if_function(&name, given);
-            inputs.push(EventInput { name, args });
+            inputs.push(EventInput { name, args: args.into() });
         }
         Ok(Uint32Array::from(&self.commit_inputs(inputs)?[..]))
     }
@@ -342,7 +341,7 @@ impl WasmSession {
     /// The eventlog, oldest first.
     pub fn eventlog(&self) -> JsValue {
         let records: Vec<_> = self.session.eventlog().collect();
-        to_js_serde(&records)
+        records_to_js(&records)
     }
 
     /// Undoes the last `count` events; returns the changed live-query ids.

@@ -3,9 +3,11 @@
 //! Args travel in their encoded JSON form: a `Date` is an integer of epoch
 //! milliseconds, everything else is plain JSON.
 
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -54,6 +56,19 @@ impl Mismatch {
 impl ArgSchema {
     pub fn validate(&self, value: &Value) -> Result<(), Mismatch> {
         self.check(value)
+    }
+
+    /// `validate` of JSON text, checked as it is read: no value tree is built
+    /// for args that fit (a batch's thousands of items). Only when they do not
+    /// is the text parsed, for `validate` to say where and why.
+    pub fn validate_json(&self, text: &str) -> Result<(), Mismatch> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        if self.deserialize(&mut de).and_then(|()| de.end()).is_ok() {
+            return Ok(());
+        }
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Mismatch { path: String::new(), message: format!("not JSON: {e}") })?;
+        self.validate(&value)
     }
 
     /// Whether a value of this schema holds a `Date` somewhere (JSON has none).
@@ -163,6 +178,132 @@ impl ArgSchema {
     }
 }
 
+/// Reading JSON against a schema: fails at the first value that does not fit,
+/// with no message (`validate` makes it). A repeated struct field also fails
+/// here, to be judged on the parsed value (where the last one counts).
+impl<'de> DeserializeSeed<'de> for &ArgSchema {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        match self {
+            ArgSchema::Json => IgnoredAny::deserialize(d).map(drop),
+            ArgSchema::Literal { values } => {
+                let v = Value::deserialize(d)?;
+                if values.contains(&v) {
+                    Ok(())
+                } else {
+                    Err(de::Error::custom("not one of the literals"))
+                }
+            }
+            ArgSchema::Optional { inner } => inner.as_ref().deserialize(d),
+            ArgSchema::Nullable { inner } => d.deserialize_option(Fits(inner)),
+            _ => d.deserialize_any(Fits(self)),
+        }
+    }
+}
+
+/// Accepts the JSON values `self.0` describes (a `Nullable`'s inner schema
+/// when given through `deserialize_option`).
+struct Fits<'s>(&'s ArgSchema);
+
+impl<'de> Visitor<'de> for Fits<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(()) // only reached through deserialize_option: a Nullable's null
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.deserialize(d)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.fits(matches!(self.0, ArgSchema::Boolean))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.fits(matches!(self.0, ArgSchema::Number | ArgSchema::Date))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.fits(matches!(self.0, ArgSchema::Number | ArgSchema::Date))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.fits(matches!(self.0, ArgSchema::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.fits(matches!(self.0, ArgSchema::String))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let ArgSchema::Array { items } = self.0 else {
+            return Err(de::Error::custom("not an array"));
+        };
+        while seq.next_element_seed(items.as_ref())?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ArgSchema::Struct { fields } = self.0 else {
+            return Err(de::Error::custom("not an object"));
+        };
+        if fields.len() > 64 {
+            return Err(de::Error::custom("too many fields to track")); // left to validate
+        }
+        let mut seen = 0u64;
+        while let Some(i) = map.next_key_seed(FieldIndex(fields))? {
+            if seen & (1 << i) != 0 {
+                return Err(de::Error::custom("a repeated field"));
+            }
+            seen |= 1 << i;
+            let schema = fields.values().nth(i).expect("an index of fields");
+            map.next_value_seed(schema)?;
+        }
+        let missing =
+            fields.values().enumerate().any(|(i, s)| seen & (1 << i) == 0 && !matches!(s, ArgSchema::Optional { .. }));
+        self.fits(!missing)
+    }
+}
+
+impl Fits<'_> {
+    fn fits<E: de::Error>(&self, ok: bool) -> Result<(), E> {
+        if ok {
+            Ok(())
+        } else {
+            Err(E::custom("does not fit"))
+        }
+    }
+}
+
+/// A struct's key as the position of its field; an unknown key fails.
+struct FieldIndex<'s>(&'s BTreeMap<String, ArgSchema>);
+
+impl<'de> DeserializeSeed<'de> for FieldIndex<'_> {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldIndex<'_> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+        self.0.keys().position(|k| k == key).ok_or_else(|| E::custom("not a field"))
+    }
+}
+
 fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
@@ -237,6 +378,60 @@ mod tests {
         let batch = ArgSchema::Struct { fields: [("items".to_string(), items)].into_iter().collect() };
         let e = batch.validate(&json!({ "items": [[], [{}]] })).unwrap_err();
         assert_eq!((e.path.as_str(), e.message.as_str()), ("items[1][0].text", "is missing"));
+    }
+
+    /// Whether the reading check alone (no value tree) accepts `text`.
+    fn fits(s: &ArgSchema, text: &str) -> bool {
+        let mut de = serde_json::Deserializer::from_str(text);
+        s.deserialize(&mut de).and_then(|()| de.end()).is_ok()
+    }
+
+    #[test]
+    fn checking_the_text_agrees_with_checking_the_value() {
+        let s = ArgSchema::Struct {
+            fields: [
+                ("todo".to_string(), todo_schema()),
+                ("any".to_string(), ArgSchema::Optional { inner: Box::new(ArgSchema::Json) }),
+                ("n".to_string(), ArgSchema::Optional { inner: Box::new(ArgSchema::Number) }),
+                ("ok".to_string(), ArgSchema::Optional { inner: Box::new(ArgSchema::Boolean) }),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let todo = r#""id":"a","tags":["x"],"note":null,"prio":"low""#;
+        let cases = [
+            format!(r#"{{"todo":{{{todo}}}}}"#),
+            format!(r#"{{"todo":{{{todo},"due":1700000000000}},"any":{{"x":[1,null,{{}}]}},"n":-0.5,"ok":true}}"#),
+            format!(r#"{{"todo":{{{todo},"due":-1}},"n":18446744073709551615}}"#),
+            format!(r#"{{"todo":{{{todo},"due":1.0}}}}"#),
+            format!(r#"{{"todo":{{{todo},"due":1e3}}}}"#),
+            format!(r#"{{"todo":{{{todo},"due":null}}}}"#),
+            format!(r#"{{"todo":{{{todo}}},"n":"1"}}"#),
+            format!(r#"{{"todo":{{{todo}}},"ok":1}}"#),
+            format!(r#"{{"todo":{{{todo}}},"x":1}}"#),
+            format!(r#"{{"todo":{{{todo},"x":1}}}}"#),
+            r#"{"todo":{"id":"a","tags":[],"note":"é","prio":"high"}}"#.into(),
+            r#"{"todo":{"id":"a","tags":[],"note":null}}"#.into(),
+            r#"{"todo":{"id":"a","tags":[],"note":null,"prio":"mid"}}"#.into(),
+            r#"{"todo":{"id":"a","tags":[1],"note":null,"prio":"low"}}"#.into(),
+            r#"{"todo":{"id":"a","tags":{},"note":null,"prio":"low"}}"#.into(),
+            r#"{"todo":{"id":"a","tags":[],"note":null,"prio":"low"},"any":null}"#.into(),
+            r#"{"todo":[]}"#.into(),
+            r#"{}"#.into(),
+            r#"[]"#.into(),
+            r#"null"#.into(),
+        ];
+        for text in &cases {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(s.validate_json(text), s.validate(&value), "{text}");
+            assert_eq!(fits(&s, text), s.validate(&value).is_ok(), "{text}");
+        }
+        // A repeated field: the last one counts, as when parsed (and in JS).
+        let twice = r#"{"todo":{"id":1,"id":"a","tags":[],"note":null,"prio":"low"}}"#;
+        assert!(!fits(&s, twice));
+        assert_eq!(s.validate_json(twice), Ok(()));
+        let twice = r#"{"todo":{"id":"a","id":1,"tags":[],"note":null,"prio":"low"}}"#;
+        assert_eq!(s.validate_json(twice).unwrap_err().path, "todo.id");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::fmt;
 
 /// Runs a JSON array of write descriptors in order; all are decoded before
 /// the first runs.
-pub fn run_writes_json(db: &Db, text: &str, args: &serde_json::Value) -> Result<()> {
+pub fn run_writes_json(db: &Db, text: &str, args: &crate::event::Args) -> Result<()> {
     let Some(writes) = decode_all(text, args) else {
         return run_writes(db, writes_from_json(text, args)?);
     };
@@ -35,7 +35,7 @@ pub fn run_writes_json(db: &Db, text: &str, args: &serde_json::Value) -> Result<
 
 /// The writes of `text`; `None` where they do not decode this way (the
 /// general decoder then tells why).
-fn decode_all<'a>(text: &'a str, args: &serde_json::Value) -> Option<Vec<Decoded<'a>>> {
+fn decode_all<'a>(text: &'a str, args: &crate::event::Args) -> Option<Vec<Decoded<'a>>> {
     let mut de = serde_json::Deserializer::from_str(text);
     let writes = DecodeAll { args }.deserialize(&mut de).ok()?;
     de.end().ok()?;
@@ -43,7 +43,7 @@ fn decode_all<'a>(text: &'a str, args: &serde_json::Value) -> Option<Vec<Decoded
 }
 
 struct DecodeAll<'x> {
-    args: &'x serde_json::Value,
+    args: &'x crate::event::Args,
 }
 
 impl<'de> DeserializeSeed<'de> for DecodeAll<'_> {
@@ -93,7 +93,7 @@ impl<'a> Wire<'a> {
     /// Appends the write (an `insertRows`: its inserts) to `out`. The errors
     /// of an `insertRows` are told by `writes_from_json`.
     #[inline(never)]
-    fn decode_into(self, args: &serde_json::Value, out: &mut Vec<Decoded<'a>>) -> Result<()> {
+    fn decode_into(self, args: &crate::event::Args, out: &mut Vec<Decoded<'a>>) -> Result<()> {
         match self {
             Wire { kind: Some(kind), table: Some(table), values: Some((columns, row)), rest, .. }
                 if kind == "insert" && !rest.contains_key("onConflict") && distinct(&columns) =>
@@ -294,7 +294,7 @@ impl<'de> Deserialize<'de> for Cell<'de> {
 ///
 /// Parsed as a `serde_json::Value` and taken apart by hand: the decoder's code
 /// is shared with every other JSON read, so the engine optimizes one copy.
-pub fn writes_from_json(text: &str, args: &serde_json::Value) -> Result<Vec<WriteDesc>> {
+pub fn writes_from_json(text: &str, args: &crate::event::Args) -> Result<Vec<WriteDesc>> {
     match serde_json::from_str(text) {
         Ok(serde_json::Value::Array(items)) => {
             let mut writes = Vec::with_capacity(items.len());
@@ -312,7 +312,7 @@ pub fn writes_from_json(text: &str, args: &serde_json::Value) -> Result<Vec<Writ
 }
 
 #[inline(never)]
-fn write_of(w: serde_json::Value, args: &serde_json::Value) -> Result<WriteDesc> {
+fn write_of(w: serde_json::Value, args: &crate::event::Args) -> Result<WriteDesc> {
     let serde_json::Value::Object(mut w) = w else {
         return Err(Error::InvalidQuery("a write must be an object".into()));
     };
@@ -467,7 +467,7 @@ mod tests {
             {"kind":"sql","sql":"DELETE FROM todos WHERE id = :id"},
             {"kind":"sql","sql":"DELETE FROM todos","bind":null}
         ]"#;
-        let writes = writes_from_json(text, &json!({ "id": "a" })).unwrap();
+        let writes = writes_from_json(text, &json!({ "id": "a" }).into()).unwrap();
         assert_eq!(
             writes,
             vec![
@@ -507,7 +507,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_writes() {
-        let err = |text: &str| writes_from_json(text, &json!({})).unwrap_err().to_string();
+        let err = |text: &str| writes_from_json(text, &json!({}).into()).unwrap_err().to_string();
         assert!(err(r#"[{"kind":"insert","table":"t"}]"#).contains("needs 'values'"));
         assert!(err(r#"[{"kind":"upsert","table":"t"}]"#).contains("unknown write kind"));
         assert!(err(r#"[{"kind":"delete","table":"t","where":{"id":{"op":"~","value":1}}}]"#).contains("operator"));

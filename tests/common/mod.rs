@@ -50,7 +50,7 @@ pub fn todo_schema() -> SchemaDesc {
 
 /// The Rust stand-in for the app's materializer functions.
 pub fn materialize(def: &EventDef, rec: &EventRecord, _db: &Rc<Db>) -> livestore_rs::Result<Vec<WriteDesc>> {
-    let s = |k: &str| Val::Text(rec.args[k].as_str().unwrap().to_string());
+    let s = |k: &str| Val::Text(rec.args.value()[k].as_str().unwrap().to_string());
     Ok(match def.name.as_str() {
         "v1.TodoCreated" => vec![WriteDesc::Insert {
             table: "todos".into(),

@@ -34,7 +34,7 @@ pub fn ev(global: u64, client: &str) -> EventRecord {
         seq_num: SeqNum { global, client: 0, rebase_generation: 0 },
         parent_seq_num: SeqNum { global: global - 1, client: 0, rebase_generation: 0 },
         name: "v1.TodoCreated".into(),
-        args: json!({ "id": format!("{client}-{global}"), "text": "x" }),
+        args: json!({ "id": format!("{client}-{global}"), "text": "x" }).into(),
         client_id: client.into(),
         session_id: format!("{client}-tab"),
         client_only: false,
