@@ -7,7 +7,7 @@
 // ctx.query) is turned into a descriptor here first (`toQuery`, `normalizeWrites`).
 
 import { BRAND, LiveStoreError, fail, isPlainObject, encodeValue, decodeBySchema, describe } from './util.js'
-import { exactJsonValue, markExactJson, wellFormed } from './wire.js'
+import { exactJsonValue, markExactJson } from './wire.js'
 
 const WHERE_OPS = new Set(['=', '!=', '<', '>', '<=', '>=', 'IN', 'NOT IN', 'LIKE'])
 const CONFLICT_ACTIONS = new Set(['ignore', 'replace', 'update'])
@@ -262,10 +262,7 @@ function writeValues(table, values, what) {
     if (v === undefined) continue
     if (!Object.prototype.hasOwnProperty.call(table.columns, k)) checkColumn(table, k, what)
     // Primitives inline: this runs for every row a batch writes.
-    if (typeof v === 'string') {
-      out[k] = v
-      if (exact && !wellFormed(v)) exact = false
-    } else if (typeof v === 'boolean' || v === null) {
+    if (typeof v === 'string' || typeof v === 'boolean' || v === null) {
       out[k] = v
     } else {
       const e = encodeValue(v)
@@ -273,7 +270,7 @@ function writeValues(table, values, what) {
       if (exact && !exactJsonValue(e)) exact = false
     }
   }
-  valuesExact = exact && wellFormed(table.name)
+  valuesExact = exact // but for lone surrogates, which writesJson finds in its text
   return Object.freeze(out)
 }
 

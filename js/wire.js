@@ -12,19 +12,23 @@
 
 import { encodeValue } from './util.js'
 
-// String.prototype.isWellFormed where the engine has it (not Safari before 16.4).
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-export const wellFormed = typeof String.prototype.isWellFormed === 'function' ? (s) => s.isWellFormed() : (s) => !LONE_SURROGATE.test(s)
+// Strings are checked in the JSON text, once: JSON.stringify writes a lone
+// surrogate (which the core's parser refuses; its own conversion replaces it)
+// as the escape `\udXXX`, and writes `\ud` for nothing else but an escaped
+// backslash before "ud", which takes the other path too, needlessly but rarely.
+const hasLoneSurrogate = (json) => json.includes('\\ud')
 
 const UNSAFE = 0
 const PLAIN = 1
 const HAS_DATES = 2
 
-/** UNSAFE, PLAIN, or HAS_DATES (plain once its Dates are encoded as epoch ms). */
+/**
+ * UNSAFE, PLAIN, or HAS_DATES (plain once its Dates are encoded as epoch ms);
+ * PLAIN still needs its JSON text checked with hasLoneSurrogate.
+ */
 function jsonKind(v) {
   switch (typeof v) {
-    case 'string': // a lone surrogate is no JSON the core reads (its own conversion replaces it)
-      return wellFormed(v) ? PLAIN : UNSAFE
+    case 'string': // lone surrogates: see hasLoneSurrogate
     case 'boolean':
     case 'undefined': // skipped in objects, null in arrays: as the core does
       return PLAIN
@@ -45,7 +49,6 @@ function jsonKind(v) {
       if (proto === Date.prototype) return Number.isNaN(v.getTime()) ? UNSAFE : HAS_DATES
       if (proto !== Object.prototype && proto !== null) return UNSAFE
       for (const key of Object.keys(v)) {
-        if (!wellFormed(key)) return UNSAFE
         const k = jsonKind(v[key])
         if (k === UNSAFE) return UNSAFE
         if (k > kind) kind = k
@@ -57,7 +60,10 @@ function jsonKind(v) {
   }
 }
 
-/** Whether a value (with its Dates already encoded) has an exact JSON form. */
+/**
+ * Whether a value (with its Dates already encoded) has an exact JSON form,
+ * but for lone surrogates in its strings (writesJson checks its text for them).
+ */
 export const exactJsonValue = (v) => jsonKind(v) === PLAIN
 
 // Write descriptors the builders made of values they checked as they encoded
@@ -100,7 +106,7 @@ export function eventsJson(events) {
     if (args === undefined) return undefined
     text += `${i ? ',' : ''}{"name":${JSON.stringify(events[i].name)},"args":${args}}`
   }
-  return text + ']'
+  return hasLoneSurrogate(text) ? undefined : text + ']'
 }
 
 /**
@@ -121,8 +127,10 @@ export function writesJson(writes) {
     else if (isExact(w)) exact++
     else if (jsonKind(w) !== PLAIN) return undefined
   }
-  if (exact > 1) return JSON.stringify(withRuns(writes))
-  return JSON.stringify(sql ? writes.map((w) => (typeof w === 'string' ? { kind: 'sql', sql: w } : w)) : writes)
+  const text = JSON.stringify(
+    exact > 1 ? withRuns(writes) : sql ? writes.map((w) => (typeof w === 'string' ? { kind: 'sql', sql: w } : w)) : writes,
+  )
+  return hasLoneSurrogate(text) ? undefined : text
 }
 
 /** `writes` (checked) with their runs of plain inserts as insertRows. */

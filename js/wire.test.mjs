@@ -25,6 +25,9 @@ test('values without an exact JSON form take the other path', () => {
     assert.equal(eventsJson(ev([v])), undefined)
   }
   assert.notEqual(eventsJson(ev({ big: 2 ** 53 - 1, neg: -0, obj: Object.create(null) })), undefined)
+  // Surrogate pairs and backslashes are exact.
+  const fine = { s: 'smile \ud83d\ude00', path: 'C:\\u\\d', ['key \ud83d\ude00']: '\\' }
+  assert.deepEqual(JSON.parse(eventsJson(ev(fine)))[0].args, fine)
 })
 
 test('writes become a JSON array of descriptors, SQL text as { kind: sql }', () => {
@@ -62,4 +65,6 @@ test("a run of the builders' plain inserts into one table with the same columns 
   ])
   // a value without an exact JSON form: the descriptors themselves
   assert.equal(writesJson([t.insert({ id: 'a', n: 1 }).desc, t.insert({ id: 'cut \ud83d' }).desc]), undefined)
+  assert.equal(writesJson([t.insert({ id: 'a', n: 1 }).desc, t.insert({ id: 'b', n: 2 }).desc, 'DELETE FROM u WHERE id = \'\udc00\'']), undefined)
+  assert.equal(writesJson([u.insert({ id: '\udc00' }).desc]), undefined)
 })
