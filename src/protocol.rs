@@ -177,6 +177,51 @@ impl ServerMessage {
     pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
         ServerMessage::Error { code, message: message.into(), event: None, seq_num: None }
     }
+
+    /// Reads a message. An `events` page, the large one, is read straight
+    /// into its fields: serde reads a tagged enum through a buffer of generic
+    /// values, where each event's args would be rebuilt from a value tree.
+    pub fn from_json(text: &str) -> serde_json::Result<ServerMessage> {
+        #[derive(Deserialize)]
+        struct Page {
+            events: Vec<EventRecord>,
+            head: u64,
+            more: bool,
+        }
+        if tag_of(text) == Some("events") {
+            if let Ok(Page { events, head, more }) = serde_json::from_str(text) {
+                return Ok(ServerMessage::Events { events, head, more });
+            }
+        }
+        serde_json::from_str(text)
+    }
+}
+
+impl ClientMessage {
+    /// Reads a message; a `push` straight into its batch (see
+    /// `ServerMessage::from_json`).
+    pub fn from_json(text: &str) -> serde_json::Result<ClientMessage> {
+        #[derive(Deserialize)]
+        struct Push {
+            batch: Vec<EventRecord>,
+        }
+        if tag_of(text) == Some("push") {
+            if let Ok(Push { batch }) = serde_json::from_str(text) {
+                return Ok(ClientMessage::Push { batch });
+            }
+        }
+        serde_json::from_str(text)
+    }
+}
+
+/// A message's `type`, read without building the rest (an unescaped one).
+fn tag_of(text: &str) -> Option<&str> {
+    #[derive(Deserialize)]
+    struct Tag<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+    }
+    serde_json::from_str::<Tag>(text).ok().map(|t| t.kind)
 }
 
 /// What the server accepts, sent in `welcome` so a client can size its
@@ -330,6 +375,7 @@ fn event_error(code: ErrorCode, e: &EventRecord, message: String) -> ServerMessa
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::event::Args;
     use serde_json::json;
 
     fn ev(global: u64, parent: u64) -> EventRecord {
@@ -342,6 +388,34 @@ mod tests {
             session_id: "s".into(),
             client_only: false,
         }
+    }
+
+    #[test]
+    fn pages_and_pushes_are_read_with_their_args_text() {
+        let mut e = ev(1, 0);
+        e.args = Args::from_json(r#"{ "id": "a",  "n": 1.50 }"#.into()).unwrap();
+        let page = ServerMessage::Events { events: vec![e.clone()], head: 1, more: false };
+        let push = ClientMessage::Push { batch: vec![e.clone()] };
+        // Also with `type` last, as another writer may put it.
+        let text = serde_json::to_string(&page).unwrap();
+        let last =
+            format!(r#"{{"more":false,"head":1,"events":[{}],"type":"events"}}"#, serde_json::to_string(&e).unwrap());
+        for text in [text, last] {
+            let read = ServerMessage::from_json(&text).unwrap();
+            assert_eq!(read, page);
+            let ServerMessage::Events { events, .. } = read else { panic!() };
+            assert_eq!(events[0].args.text(), e.args.text());
+        }
+        let ClientMessage::Push { batch } = ClientMessage::from_json(&serde_json::to_string(&push).unwrap()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(batch[0].args.text(), e.args.text());
+        // Other messages, and bad ones, read as before.
+        let ack = ServerMessage::PushAck { head: 3 };
+        assert_eq!(ServerMessage::from_json(&serde_json::to_string(&ack).unwrap()).unwrap(), ack);
+        assert!(ServerMessage::from_json(r#"{"type":"events","events":[],"head":"x","more":false}"#).is_err());
+        assert!(ClientMessage::from_json(r#"{"type":"push","batch":{}}"#).is_err());
     }
 
     #[test]

@@ -84,8 +84,8 @@ const LAST_OF = "const __lastOf = (ev) => (typeof ev === 'string' ? [...ev.match
 patch(join(pkg, 'persist.js'), [
   ['', TRACE + LAST_OF],
   [
-    "    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch, generation: this.#generation })",
-    "    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch, generation: this.#generation })\n    __trace('A.S.push', batch[batch.length - 1].args?.id)",
+    "    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch: batch.json, generation: this.#generation })",
+    "    this.#post({ type: 'push', storeId: this.#ids.storeId, sessionId: this.#ids.sessionId, batch: batch.json, generation: this.#generation })\n    __trace('A.S.push', __lastOf(batch.json))",
   ],
   [
     "      case 'rewrite':\n        this.#applyUpstream(m.events, m.base, m.generation)",
@@ -93,8 +93,8 @@ patch(join(pkg, 'persist.js'), [
   ],
 ])
 patch(join(pkg, 'worker.js'), [
-  ["import * as wasm from './livestore_rs.js'", TRACE + IO_HOOK + "import * as wasm from './livestore_rs.js'"],
-  ["        case 'push': {\n          let result", "        case 'push': {\n          const __id = m.batch[m.batch.length - 1]?.args?.id\n          __trace('A.L.recv', __id)\n          let result"],
+  ["import * as wasm from './livestore_rs.js'", TRACE + IO_HOOK + LAST_OF + "import * as wasm from './livestore_rs.js'"],
+  ["        case 'push': {\n          let result", "        case 'push': {\n          const __id = __lastOf(m.batch)\n          __trace('A.L.recv', __id)\n          let result"],
   ['          if (result.accepted) {', "          __trace('A.L.appended', __id)\n          if (result.accepted) {"],
 ])
 // The id of the last todo in a frame (events and push frames list events oldest first).

@@ -329,7 +329,7 @@ impl Conn {
     }
 
     async fn handle(&mut self, text: &str) -> Step {
-        let msg = match serde_json::from_str::<ClientMessage>(text) {
+        let msg = match ClientMessage::from_json(text) {
             Ok(msg) => msg,
             Err(e) => {
                 let hint = if text.trim_start().starts_with('{') { "" } else { " (expected a JSON object)" };

@@ -295,7 +295,7 @@ impl WasmLeader {
     #[wasm_bindgen(js_name = syncReceive)]
     pub fn sync_receive(&mut self, text: &str) -> Result<JsValue, JsValue> {
         let sync = self.sync.as_mut().ok_or_else(not_syncing)?;
-        let outcome = match serde_json::from_str::<ServerMessage>(text) {
+        let outcome = match ServerMessage::from_json(text) {
             Ok(msg) => sync.receive(&mut self.leader, msg, &self.materializers).js()?,
             Err(e) => Outcome {
                 errors: vec![SyncError {
