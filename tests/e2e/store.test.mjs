@@ -140,6 +140,23 @@ test('a failing commit throws a coded Error and changes nothing', async () => {
   assert.equal(r.closed.code, 'STORE_CLOSED')
 })
 
+test('any text commits: surrogate pairs and backslashes as given, a lone surrogate replaced', async () => {
+  const texts = ['smile \ud83d\ude00', 'C:\\ud\\path', 'cut \ud83d', 'é "quoted"']
+  const r = await inPage(async (_lib, makeTodoStore) => {
+    const { store, todos, events } = await makeTodoStore()
+    const texts = ['smile \ud83d\ude00', 'C:\\ud\\path', 'cut \ud83d', 'é "quoted"']
+    texts.forEach((text, i) => store.commit(events.todoCreated({ id: `t${i}`, text })))
+    store.commit(...texts.map((text, i) => events.todoCreated({ id: `b${i}`, text })))
+    return {
+      rows: store.query(todos.orderBy('id', 'asc')).map((t) => t.text),
+      logged: store.eventlog().map((e) => e.args.text),
+    }
+  })
+  const stored = texts.map((t) => t.replace('\ud83d', (m, i, s) => (s[i + 1] === '\ude00' ? m : '\ufffd')))
+  assert.deepEqual(r.rows, [...stored, ...stored])
+  assert.deepEqual(r.logged, [...stored, ...stored])
+})
+
 test('client documents: partial set, Date args, raw SQL materializers', async () => {
   const r = await inPage(async (_lib, makeTodoStore) => {
     const { store, todos, uiState, events } = await makeTodoStore()
