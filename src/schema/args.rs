@@ -257,12 +257,11 @@ impl<'de> Visitor<'de> for Fits<'_> {
             return Err(de::Error::custom("too many fields to track")); // left to validate
         }
         let mut seen = 0u64;
-        while let Some(i) = map.next_key_seed(FieldIndex(fields))? {
+        while let Some((i, schema)) = map.next_key_seed(FieldIndex(fields))? {
             if seen & (1 << i) != 0 {
                 return Err(de::Error::custom("a repeated field"));
             }
             seen |= 1 << i;
-            let schema = fields.values().nth(i).expect("an index of fields");
             map.next_value_seed(schema)?;
         }
         let missing =
@@ -281,26 +280,27 @@ impl Fits<'_> {
     }
 }
 
-/// A struct's key as the position of its field; an unknown key fails.
+/// A struct's key as the position and schema of its field; an unknown key fails.
 struct FieldIndex<'s>(&'s BTreeMap<String, ArgSchema>);
 
-impl<'de> DeserializeSeed<'de> for FieldIndex<'_> {
-    type Value = usize;
+impl<'de, 's> DeserializeSeed<'de> for FieldIndex<'s> {
+    type Value = (usize, &'s ArgSchema);
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for FieldIndex<'_> {
-    type Value = usize;
+impl<'de, 's> Visitor<'de> for FieldIndex<'s> {
+    type Value = (usize, &'s ArgSchema);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a field name")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
-        self.0.keys().position(|k| k == key).ok_or_else(|| E::custom("not a field"))
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        let mut fields = self.0.iter().enumerate();
+        fields.find(|(_, (k, _))| *k == key).map(|(i, (_, s))| (i, s)).ok_or_else(|| E::custom("not a field"))
     }
 }
 
