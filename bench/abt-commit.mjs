@@ -14,6 +14,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pageConfig } from './vite.config.mjs'
 import { serve } from './serve.mjs'
+import { CHROMIUM_ARGS } from './chromium-args.mjs'
 
 const pkgs = process.argv.slice(2, 4).map((p) => resolve(p))
 const rounds = Number(process.argv[4] ?? 3)
@@ -51,8 +52,7 @@ async function traced(browser, page, fn, arg) {
   return mainCpu()
 }
 
-const baseArgs = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage']
-const argsOf = (name) => [...baseArgs, ...(process.env[`ABT_ARGS_${name.toUpperCase()}`] ?? '').split(' ').filter(Boolean)]
+const argsOf = (name) => [...CHROMIUM_ARGS, ...(process.env[`ABT_ARGS_${name.toUpperCase()}`] ?? '').split(' ').filter(Boolean)]
 
 async function once(name) {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: argsOf(name) })

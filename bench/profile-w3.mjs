@@ -17,6 +17,7 @@ import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pageConfig } from './vite.config.mjs'
 import { serve } from './serve.mjs'
+import { CHROMIUM_ARGS } from './chromium-args.mjs'
 
 const rounds = Number(process.argv[3] ?? 5)
 const top = Number(process.env.TOP ?? 30)
@@ -30,7 +31,7 @@ cfg.build.outDir = join(out, 'p')
 cfg.build.minify = false // JS function names as in the sources
 await build(cfg)
 const server = await serve(out)
-const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', ...(process.env.CHROME_ARGS ?? '').split(' ').filter(Boolean)]
+const args = [...CHROMIUM_ARGS, ...(process.env.CHROME_ARGS ?? '').split(' ').filter(Boolean)]
 
 /** Self and inclusive ms by function of one profile. */
 function times(profile) {

@@ -7,6 +7,7 @@ import { chromium } from 'playwright-core'
 import { join, resolve } from 'node:path'
 import { pageConfig } from './vite.config.mjs'
 import { serve } from './serve.mjs'
+import { CHROMIUM_ARGS } from './chromium-args.mjs'
 
 const rounds = Number(process.argv[3] ?? 5)
 const batches = Number(process.argv[4] ?? 4)
@@ -22,7 +23,7 @@ for (const [i, pkg] of pkgs.entries()) {
   await build(cfg)
 }
 const server = await serve(out)
-const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', ...(process.env.CHROME_ARGS ?? '').split(' ').filter(Boolean)]
+const args = [...CHROMIUM_ARGS, ...(process.env.CHROME_ARGS ?? '').split(' ').filter(Boolean)]
 const byBatch = pkgs.map(() => Array.from({ length: batches }, () => []))
 for (let r = 0; r < rounds * pkgs.length; r++) {
   const p = r % pkgs.length
