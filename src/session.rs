@@ -249,6 +249,11 @@ impl Session {
         let this = &*self;
         // No savepoint: the session's state has no rollback journal (see
         // `Db::without_journal`); a failed event is undone from its row changes.
+        // The transaction is needed even for one write: in autocommit mode a
+        // statement failing part-way rolls back a journal-less transaction,
+        // which leaves its rows changed in a new in-memory database but
+        // reverts them in one loaded from a snapshot (SQLite drops its page
+        // cache), so the row changes recorded would no longer match.
         this.run_cached("BEGIN")?;
         let run = || -> Result<()> {
             for input in events {
