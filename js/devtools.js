@@ -1,5 +1,5 @@
 // The devtools responder: a store created with `createStore({ devtools: true })`
-// answers the devtools page (www/devtools.html) of the same origin over a
+// answers the devtools page (www/devtools/) of the same origin over a
 // BroadcastChannel. It only reads: tables, the eventlog, read-only SQL, the
 // live queries and their run counts, the sync status, an export of the files.
 //

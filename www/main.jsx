@@ -60,7 +60,7 @@ createRoot(root).render(
       schema={schema}
       storeId="demo"
       adapter={adapter}
-      devtools // /devtools.html inspects this store
+      devtools // /devtools/ inspects this store
       renderLoading={(status) => <Loading status={status} />}
       renderError={(error) => <BootError error={error} />}
       renderShutdown={(info) => <Shutdown reason={info.reason} />}

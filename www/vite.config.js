@@ -32,7 +32,7 @@ export default defineConfig({
     outDir: join(repo, 'target', 'www-dist'),
     emptyOutDir: true,
     // Two pages: the demo, and the devtools page that inspects its store.
-    rollupOptions: { input: { main: join(here, 'index.html'), devtools: join(here, 'devtools.html') } },
+    rollupOptions: { input: { main: join(here, 'index.html'), devtools: join(here, 'devtools', 'index.html') } },
   },
   clearScreen: false,
 })

@@ -1,4 +1,4 @@
-// The devtools page (www/devtools.html) against the demo, as a developer uses
+// The devtools page (www/devtools/) against the demo, as a developer uses
 // it: the demo served by the Vite dev server and synced through the sync
 // server (as scripts/dev does), the devtools page in a second tab of the same
 // browser profile. The sync server starts only after the first commits, so
@@ -111,7 +111,7 @@ test('devtools shows the demo store: tables, eventlog pending then synced, SQL, 
     await app.evaluate(() => window.__store.flush())
 
     // --- the devtools page finds the store
-    await tools.goto(`${demo.url}devtools.html`, { waitUntil: 'load', timeout: 60_000 })
+    await tools.goto(`${demo.url}devtools/`, { waitUntil: 'load', timeout: 60_000 })
     await until(tools, () => document.querySelector('#devtools')?.dataset.state === 'connected', null, 'devtools found no store')
     assert.equal(await tools.textContent('[data-key="storeId"]'), 'demo')
     assert.equal(await tools.textContent('[data-key="sessionId"]'), ids.sessionId)

@@ -241,6 +241,7 @@ const APPS = {
   'react-sync': { template: 'react-ts', base: 'react-start', run: ['build'], server: 'open', check: checkSyncApp },
   'react-auth': { template: 'react-ts', base: 'react-sync', run: ['build'], server: 'secret', check: checkAuthApp, routes: () => ({ '/api/sync-token': () => [200, 'text/plain', servers.secret.token] }) },
   conflicts: { template: 'vanilla-ts', run: ['build'], check: checkConflicts, testFiles: () => CONFLICTS_FILES },
+  devtools: { template: 'vanilla-ts', base: 'plain-persisted', run: ['dev'], check: checkDevtoolsApp },
   snippets: { template: 'vanilla-ts', run: [], lint: false, harness: true },
 }
 
@@ -464,6 +465,9 @@ const PROJECT_COMMANDS = [
   [/^npm install$/, async (app) => installTemplateDeps(app)],
   [/^npm install --install-links \/path\/to\/livestore-rs\/pkg$/, async (app) => installPackageCopy(app)],
   [/^npm install \/path\/to\/livestore-rs\/pkg$/, async (app) => installPackageLink(app)],
+  [/^cp -R node_modules\/livestore-rs\/devtools public\/$/, async (app) => {
+    await cp(join(appDir(app), 'node_modules', 'livestore-rs', 'devtools'), join(appDir(app), 'public', 'devtools'), { recursive: true })
+  }],
   [/^npm run dev$/, async (app, m, ctx) => devAndCheck(app, ctx)],
   [/^npm run build$/, async (app, m, ctx) => buildAndCheck(app, ctx)],
 ]
@@ -637,6 +641,24 @@ async function checkPlainPersisted({ url, mode }) {
     await a.page.reload()
     await see(a, a.page.locator('li', { hasText: 'Visit 2' }), 'the second visit')
     assert.deepEqual(await a.page.locator('li').allTextContents(), ['Visit 1', 'Visit 2'])
+    assert.deepEqual(pageErrors(a), [])
+  } finally {
+    await a.context.close()
+  }
+}
+
+/** docs/api.md, Devtools: the page copied from the package finds the app's store and shows its row. */
+async function checkDevtoolsApp({ url, mode }) {
+  const a = await newClient(`devtools-${mode}`)
+  try {
+    await a.page.goto(url)
+    await see(a, a.page.getByText('persisted: true'), 'the app runs')
+    const tools = { ...a, name: `devtools-page-${mode}`, page: await a.context.newPage() }
+    watchPage(tools.page, a.problems)
+    await tools.page.goto(new URL('devtools/index.html', url).href)
+    await see(tools, tools.page.locator('#devtools[data-state="connected"]'), 'the devtools page finds the store', 60_000)
+    await see(tools, tools.page.locator('#panel-tables', { hasText: 'Seen in the devtools' }), 'the tables panel shows the row')
+    assert.match(await tools.page.locator('#store-details').innerText(), /todos/)
     assert.deepEqual(pageErrors(a), [])
   } finally {
     await a.context.close()

@@ -147,7 +147,10 @@ test('npm pack pkg/, install the tarball, vite build, run the example', { timeou
   // The JS the wasm module imports (wasm-bindgen snippets) too.
   const snippets = (await readdir(join(PKG_DIR, 'snippets'), { recursive: true })).filter((f) => f.endsWith('.js'))
   assert.ok(snippets.length > 0)
-  for (const f of ['package.json', 'livestore_rs.js', 'livestore_rs_bg.wasm', ...snippets.map((s) => `snippets/${s}`)]) {
+  // And the devtools page (docs/api.md: copied from node_modules into the app's public/).
+  const devtools = await readdir(join(REPO_ROOT, 'www', 'devtools'))
+  assert.ok(devtools.includes('index.html'))
+  for (const f of ['package.json', 'livestore_rs.js', 'livestore_rs_bg.wasm', ...snippets.map((s) => `snippets/${s}`), ...devtools.map((d) => `devtools/${d}`)]) {
     assert.ok(files.includes(f), `the packed package lacks ${f} (check "files" in js/package.json): ${files.join(', ')}`)
   }
   tarball = join(workDir, packed[0].filename)
