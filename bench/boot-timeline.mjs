@@ -41,6 +41,7 @@ const { chromium } = await import('playwright-core')
 const { serve } = await import('./serve.mjs')
 const { profileCpu, topSelf } = await import('./cpu-profile.mjs')
 const { CHROMIUM_ARGS } = await import('./chromium-args.mjs')
+const { BOOT_DONE } = await import('./pages/shared/boot-done.js')
 const { pageConfig, pkgDir } = await import('./vite.config.mjs')
 
 // ---- a copy of pkg/ with timestamps ----------------------------------------
@@ -75,6 +76,7 @@ const MARKS = {
     after('  const worker = startWorker(adapter.worker, storeId)', 'P worker created'),
     ['    identity = await resolveIdentity(storeId, { clientId, sessionId })', "    identity = await resolveIdentity(storeId, { clientId, sessionId })\n    __mark('P identity')"],
     ['    const ready = module.then(initWasm).then(() => wasm.prepareSchema?.(schema.desc))', "    const ready = module.then(initWasm).then(() => (__mark('P instantiated'), wasm.prepareSchema?.(schema.desc), __mark('P schema prepared')))"],
+    ['      .then(initWasm)\n      .then(() => wasm.prepareSchema?.(schema.desc))', "      .then(initWasm)\n      .then(() => (__mark('P instantiated'), wasm.prepareSchema?.(schema.desc), __mark('P schema prepared')))"],
     ['    const rehearse = () => instantiated.then(() => wasm.rehearseBoot?.(schema.desc))', "    const rehearse = () => instantiated.then(() => (__mark('P rehearsal'), wasm.rehearseBoot?.(schema.desc), __mark('P rehearsed')))"],
     ['    const ready = instantiated.then(() => wasm.prepareSchema?.(schema.desc))', "    const ready = instantiated.then(() => (__mark('P instantiated'), wasm.prepareSchema?.(schema.desc), __mark('P schema prepared')))"],
     ["    onStatus({ stage: 'syncing' })", "    __mark('P snapshot + schema ready')\n    onStatus({ stage: 'syncing' })"],
@@ -148,8 +150,9 @@ async function oneRun(run, build) {
     const stopProfiles = CPU ? await profileCpu(page2, { pauseWorkers: true }) : null
     let result
     const go = async () => {
+      const done = page2.waitForEvent('console', { predicate: (m) => m.text() === BOOT_DONE, timeout: 120_000 })
       await page2.goto(`${http.url}/b${build}/?boot=${storeId}&n=${N}`)
-      await page2.waitForFunction(() => window.__bootResult !== undefined, null, { timeout: 120_000 })
+      await done
       await new Promise((r) => setTimeout(r, 200)) // the last marks
       result = await page2.evaluate(() => {
         // The module's fetch as the network saw it (not when the page's thread got to it).

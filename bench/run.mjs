@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { serve } from './serve.mjs'
+import { BOOT_DONE } from './pages/shared/boot-done.js'
 import { renderSvg } from './report/svg.mjs'
 import { formatTable, summarize } from './report/table.mjs'
 import { SYNCED, VARIANTS, pageConfig, pkgDir } from './vite.config.mjs'
@@ -351,8 +352,9 @@ async function runBoot({ context, baseUrl, variant, workload, errors, run }) {
   await page1.close()
   await sleep(1000)
   const t2 = Date.now()
+  const done = page2.waitForEvent('console', { predicate: (m) => m.text() === BOOT_DONE, timeout: 15 * 60_000 })
   await page2.goto(`${baseUrl}/${variant}/?boot=${encodeURIComponent(storeId)}&n=${params.n}`)
-  await page2.waitForFunction(() => window.__bootResult !== undefined, null, { timeout: 15 * 60_000 })
+  await done
   const booted = await page2.evaluate(() => window.__bootResult)
   if (booted.error) throw new Error(`boot page: ${booted.error}`)
   return {

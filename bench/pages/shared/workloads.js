@@ -29,6 +29,7 @@
 // before the clock starts.
 
 import { wasmMemoryBytes, wasmMemoryCount } from './wasm-hook.js'
+import { BOOT_DONE } from './boot-done.js'
 
 const now = () => performance.now()
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -557,6 +558,7 @@ export function installHarness(lib) {
       .bootFromUrl(boot.get('boot'), Number(boot.get('n')))
       .then((r) => (window.__bootResult = r))
       .catch((e) => (window.__bootResult = { error: String(e?.stack ?? e) }))
+      .finally(() => console.debug(BOOT_DONE))
   }
   window.runWorkload = async (name, params) => {
     const w = workloads[name]
