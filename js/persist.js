@@ -202,7 +202,13 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
     channel = new BroadcastChannel(channelName(storeId))
     const snapshot = waitForSnapshot({ fingerprint, worker, channel, ids, onStatus, module, signal: abort.signal })
     // While the leader opens, this thread parses the schema (fromSnapshot then finds it parsed).
-    const ready = module.then(initWasm).then(() => wasm.prepareSchema?.(schema.desc))
+    // It waits a task first: the worker's first messages reach it only once
+    // this thread is free (a worker's early messages are held by the page's
+    // thread until its script ran), and the worker's path is the longer one.
+    const ready = module
+      .then((m) => new Promise((resolve) => setTimeout(() => resolve(m), 0)))
+      .then(initWasm)
+      .then(() => wasm.prepareSchema?.(schema.desc))
     const [first] = await Promise.all([snapshot, ready]).catch((e) => {
       abort.abort(e)
       throw e
