@@ -202,9 +202,9 @@ export async function bootPersisted({ schema, storeId, clientId, sessionId, adap
     channel = new BroadcastChannel(channelName(storeId))
     const snapshot = waitForSnapshot({ fingerprint, worker, channel, ids, onStatus, module, signal: abort.signal })
     // While the leader opens, this thread parses the schema (fromSnapshot then finds it parsed).
-    // It waits a task first: the worker's first messages reach it only once
-    // this thread is free (a worker's early messages are held by the page's
-    // thread until its script ran), and the worker's path is the longer one.
+    // It waits a task first: messages posted to a worker before its script
+    // has run are handed over by this thread, once it is free, and the
+    // worker's path (OPFS, the leader's open) is the longer one.
     const ready = module
       .then((m) => new Promise((resolve) => setTimeout(() => resolve(m), 0)))
       .then(initWasm)
