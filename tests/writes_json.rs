@@ -143,6 +143,16 @@ fn plain_inserts_decoded_borrowed_run_as_the_general_decoder_does() {
         .collect();
     cases.push(rows(r#"["id","completed"]"#, &format!("[{}]", taken.join(","))));
     cases.push(rows(r#"["id","completed"]"#, &format!("[{}]", taken[6..].join(","))));
+    // runs long enough to go 64 rows per statement: the same errors, from
+    // the same rows, when the wrong value or the taken key is in a later chunk
+    let long = |bad: &[(usize, &str)]| {
+        let row = |i| bad.iter().find(|(at, _)| *at == i).map_or(format!(r#"["y{i}",false]"#), |(_, r)| r.to_string());
+        rows(r#"["id","completed"]"#, &format!("[{}]", (0..150).map(row).collect::<Vec<_>>().join(",")))
+    };
+    cases.push(long(&[(70, r#"["seed",true]"#), (75, r#"["y75","yes"]"#)]));
+    cases.push(long(&[(75, r#"["y75","yes"]"#), (140, r#"["seed",true]"#)]));
+    cases.push(long(&[(100, r#"["y3",true]"#)]));
+    cases.push(long(&[]));
     // a batch of 300 rows with a bad one last: all or nothing
     let rows: Vec<String> = (0..300).map(|i| insert(&format!(r#"{{"id":"r{i}","text":"t{i}"}}"#))).collect();
     cases.push(format!("[{}]", rows.join(",")));
@@ -151,9 +161,14 @@ fn plain_inserts_decoded_borrowed_run_as_the_general_decoder_does() {
         assert_eq!(outcome(text, true), outcome(text, false), "{text}");
     }
     let ok = cases.iter().filter(|t| outcome(t, true).is_ok()).count();
-    assert_eq!(ok, 15, "cases that commit");
-    assert!(outcome(&cases[cases.len() - 4], true).unwrap_err().contains("UNIQUE"));
-    assert!(outcome(&cases[cases.len() - 3], true).unwrap_err().contains("expected a boolean"));
+    assert_eq!(ok, 16, "cases that commit");
+    let end = cases.len();
+    assert!(outcome(&cases[end - 8], true).unwrap_err().contains("UNIQUE"));
+    assert!(outcome(&cases[end - 7], true).unwrap_err().contains("expected a boolean"));
+    assert!(outcome(&cases[end - 6], true).unwrap_err().contains("UNIQUE"));
+    assert!(outcome(&cases[end - 5], true).unwrap_err().contains("expected a boolean"));
+    assert!(outcome(&cases[end - 4], true).unwrap_err().contains("UNIQUE"));
+    assert!(outcome(&cases[end - 3], true).unwrap().contains("y149"));
     assert!(outcome(&cases[cases.len() - 2], true).unwrap().contains("r299"));
     assert!(outcome(&cases[cases.len() - 1], true).unwrap_err().contains("UNIQUE"));
 }
