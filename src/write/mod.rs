@@ -129,26 +129,10 @@ impl<'a> Runner<'a> {
 
     /// Binds `rows` to the parameters of a statement of as many rows; false
     /// (nothing run) if a value does not fit its column.
-    #[inline(never)]
     fn bind_rows(&self, stmt: &mut CachedStatement<'_>, rows: &[Vec<Cell<'_>>]) -> bool {
         let Some(shape) = &self.insert else { return false };
-        let mut i = 1;
-        for row in rows {
-            for (cell, def) in row.iter().zip(&shape.defs) {
-                let bound = match (def.ty, cell) {
-                    (ColumnType::Text, Cell::Text(s)) => stmt.raw_bind_parameter(i, &**s),
-                    _ => match encode_cell(&shape.table, def, cell) {
-                        Ok(v) => stmt.raw_bind_parameter(i, v),
-                        Err(_) => return false,
-                    },
-                };
-                if bound.is_err() {
-                    return false;
-                }
-                i += 1;
-            }
-        }
-        true
+        let n = shape.defs.len();
+        rows.iter().enumerate().all(|(r, row)| bind_row(stmt, shape, row, r * n).is_ok())
     }
 
     /// One row of `insert_rows`. Not inlined into its loop (see `run`).
@@ -157,15 +141,10 @@ impl<'a> Runner<'a> {
         let (Some(shape), Some((_, stmt))) = (&self.insert, &mut self.current) else {
             unreachable!("a prepared insert has its statement")
         };
-        for (i, (cell, def)) in row.iter().zip(&shape.defs).enumerate() {
-            let bound = match (def.ty, cell) {
-                (ColumnType::Text, Cell::Text(s)) => stmt.raw_bind_parameter(i + 1, &**s),
-                _ => match encode_cell(table, def, cell) {
-                    Ok(v) => stmt.raw_bind_parameter(i + 1, v),
-                    Err(_) => return Err(first_error(table, columns, &shape.defs, row)),
-                },
-            };
-            bound?;
+        match bind_row(stmt, shape, row, 0) {
+            Ok(()) => {}
+            Err(None) => return Err(first_error(table, columns, &shape.defs, row)),
+            Err(Some(e)) => return Err(e.into()),
         }
         stmt.raw_execute()?;
         Ok(())
@@ -206,6 +185,28 @@ pub(crate) fn by_name(columns: &[Cow<'_, str>]) -> Vec<usize> {
         }
     }
     order
+}
+
+/// Binds `row` to the parameters after the first `skip`; `Err(None)` if a
+/// value does not fit its column.
+#[inline(never)]
+fn bind_row(
+    stmt: &mut CachedStatement<'_>,
+    shape: &InsertShape<'_>,
+    row: &[Cell<'_>],
+    skip: usize,
+) -> std::result::Result<(), Option<rusqlite::Error>> {
+    for (i, (cell, def)) in row.iter().zip(&shape.defs).enumerate() {
+        let bound = match (def.ty, cell) {
+            (ColumnType::Text, Cell::Text(s)) => stmt.raw_bind_parameter(skip + i + 1, &**s),
+            _ => match encode_cell(&shape.table, def, cell) {
+                Ok(v) => stmt.raw_bind_parameter(skip + i + 1, v),
+                Err(_) => return Err(None),
+            },
+        };
+        bound.map_err(Some)?;
+    }
+    Ok(())
 }
 
 /// The error of the first wrong value of `row`, by column name.
