@@ -169,6 +169,6 @@ fn plain_inserts_decoded_borrowed_run_as_the_general_decoder_does() {
     assert!(outcome(&cases[end - 5], true).unwrap_err().contains("expected a boolean"));
     assert!(outcome(&cases[end - 4], true).unwrap_err().contains("UNIQUE"));
     assert!(outcome(&cases[end - 3], true).unwrap().contains("y149"));
-    assert!(outcome(&cases[cases.len() - 2], true).unwrap().contains("r299"));
-    assert!(outcome(&cases[cases.len() - 1], true).unwrap_err().contains("UNIQUE"));
+    assert!(outcome(&cases[end - 2], true).unwrap().contains("r299"));
+    assert!(outcome(&cases[end - 1], true).unwrap_err().contains("UNIQUE"));
 }
